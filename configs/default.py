@@ -1,0 +1,125 @@
+r"""Default jaxenhance configuration: every section and its defaults.
+
+Command (full pipeline on a GPU/TPU host; see configs/quickstart.py for the CPU run):
+  python -m jaxenhance.train --config=configs/default.py --workdir=/tmp/jaxenhance
+Hardware: one host with 1-8 accelerators. Expected time: hours; this file mainly documents
+the defaults that the other configs override.
+
+Values marked "project choice" are not given by the source papers (only their abstracts are
+available); they are jaxenhance's own defaults and stay configurable.
+"""
+
+import ml_collections
+
+
+def default_ladder():
+  """The codec ladder of SPEC.md: (codec, rate-control parameter, values)."""
+  return [
+      dict(codec="h264", param="qp", values=[27, 32, 37, 42]),
+      dict(codec="hevc", param="qp", values=[27, 32, 37, 42]),
+      dict(codec="av1", param="crf", values=[35, 45, 55]),
+      dict(codec="jpeg", param="qf", values=[5, 10, 20, 30, 40, 60]),
+  ]
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  del arg
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.workdir = ""  # set by --workdir
+
+  # ---------------------------------------------------------------- data (records + Grain)
+  c.data = ml_collections.ConfigDict()
+  c.data.dataset_name = "jaxenhance_patches"
+  c.data.data_dir = ""  # default: <workdir>/records
+  c.data.train_sources = ["sample:bikes", "sample:bigbuckbunny", "photos:sample"]
+  c.data.test_sources = ["sample:carphone"]
+  c.data.max_height = 240  # area-downscale sources so their own compression vanishes
+  c.data.max_frames = 48  # frames taken per source clip
+  c.data.fps = 25.0  # used for photo (pan/zoom) clips
+  c.data.ladder = default_ladder()
+  c.data.gop = 12
+  c.data.preset = "medium"
+  c.data.patch_size = 128  # stored patch size
+  c.data.patch_stride = 96
+  c.data.patch_jitter = 16
+  c.data.skip_flat_std = 2.0  # skip patches whose gt std (0-255) is below this; 0 keeps all
+  c.data.frame_step = 4  # take patches from every frame_step-th frame
+  c.data.temporal_window = 1  # T = 1, 3 or 5 frames centred on the target
+  c.data.num_workers = 2  # local parallel generation
+  c.data.crop_size = 96  # training crop
+  c.data.batch_size = 16  # global batch
+  c.data.shuffle_seed = 0
+  c.data.grain_workers = 0  # 0: in-process (fastest on 2 cores)
+  c.data.prefetch = 2
+  c.data.codec_weights = ml_collections.ConfigDict()  # e.g. {"jpeg": 0.5, "h264": 0.5}
+
+  # ---------------------------------------------------------------- generator
+  c.generator = ml_collections.ConfigDict()
+  c.generator.kind = "residual"  # "residual" (Galteri-style) or "fast"
+  c.generator.width = 64
+  c.generator.num_scales = 2  # strided downsamplings
+  c.generator.num_blocks = 8
+  c.generator.temporal_window = 1
+
+  # ---------------------------------------------------------------- critic
+  c.critic = ml_collections.ConfigDict()
+  c.critic.kind = "wgan"  # "wgan" (feature-selected W-GAN critic) or "subpatch" (Galteri BCE)
+  # Layers: "none", "all", "lpips", "selected" (reads selection.report), or an explicit list.
+  c.critic.layers = "selected"
+  c.critic.width = 64
+  c.critic.proj_channels = 32  # per-tap 1x1 projection width (project choice)
+  c.critic.rgb_stem = True
+  c.critic.num_downsamples = 3
+  c.critic.norm = "layer"  # "layer" or "none" (no BatchNorm: gradient penalty)
+  c.critic.subpatch = 16  # sub-patch size of the Galteri discriminator
+
+  # ---------------------------------------------------------------- perceptual layer selection
+  c.selection = ml_collections.ConfigDict()
+  c.selection.network = "vgg16"
+  c.selection.size = 224
+  c.selection.num_freqs = 20
+  c.selection.num_orients = 16
+  c.selection.ppd = 32.0  # pixels per degree (project choice)
+  c.selection.csf = "mannos_sakrison"  # or "barten"
+  c.selection.top_k = 3
+  c.selection.threshold = -1.0  # > 0: select layers scoring above it instead of top-k
+  c.selection.report = ""  # default: <workdir>/selection/report.json
+
+  # ---------------------------------------------------------------- losses
+  c.loss = ml_collections.ConfigDict()
+  c.loss.l1 = 1.0
+  c.loss.mse = 0.0
+  c.loss.ssim = 0.0
+  c.loss.perceptual = 0.0  # VGG feature loss on the critic's layers
+  c.loss.adversarial = 1e-3
+  c.loss.gp = 10.0
+
+  # ---------------------------------------------------------------- training
+  c.train = ml_collections.ConfigDict()
+  c.train.steps = 20_000
+  c.train.n_critic = 5
+  c.train.warmup_steps = 2_000  # generator on the content loss only
+  c.train.lr_generator = 1e-4
+  c.train.lr_critic = 1e-4
+  c.train.b1 = 0.0
+  c.train.b2 = 0.9
+  c.train.nonfinite = "raise"  # or "skip"
+  c.train.log_every = 50
+  c.train.checkpoint_every = 1_000
+  c.train.keep_checkpoints = 3
+  c.train.image_summary_every = 1_000
+  c.train.eval_every = 2_000
+
+  # ---------------------------------------------------------------- devices
+  c.mesh = [("data", -1)]
+  c.sharding = "data"  # "data" (replicated params) or "fsdp"
+  c.distributed = False  # jax.distributed.initialize() (set by the multi-host launchers)
+
+  # ---------------------------------------------------------------- evaluation
+  c.eval = ml_collections.ConfigDict()
+  c.eval.fid_resize = "bilinear_tf"  # or "bicubic_pil"
+  c.eval.kid_subsets = 100
+  c.eval.kid_subset_size = 1000
+  c.eval.batch_size = 16
+  return c
