@@ -28,12 +28,16 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.seed = 0
   c.workdir = ""  # set by --workdir
 
+  # Stages of the main job (python -m jaxenhance.run); see jaxenhance/run.py.
+  c.run = ml_collections.ConfigDict()
+  c.run.stages = ("assets", "features", "prepare", "select", "train", "evaluate", "enhance")
+
   # ---------------------------------------------------------------- data (records + Grain)
   c.data = ml_collections.ConfigDict()
   c.data.dataset_name = "jaxenhance_patches"
   c.data.data_dir = ""  # default: <workdir>/records
-  c.data.train_sources = ["sample:bikes", "sample:bigbuckbunny", "photos:sample"]
-  c.data.test_sources = ["sample:carphone"]
+  c.data.train_sources = ("sample:bikes", "sample:bigbuckbunny", "photos:sample")
+  c.data.test_sources = ("sample:carphone",)
   c.data.max_height = 240  # area-downscale sources so their own compression vanishes
   c.data.max_frames = 48  # frames taken per source clip
   c.data.fps = 25.0  # used for photo (pan/zoom) clips

@@ -70,6 +70,7 @@ class LayerScores:
   tuning: np.ndarray  # [F, C], r(f) (zeros for unresponsive channels)
   preferred_index: np.ndarray  # int [C], index of f* in the frequency grid
   preferred_freq: np.ndarray  # [C], f* in cycles/pixel
+  preferred_orient: np.ndarray  # [C], argmax_theta R(f*, theta) in radians
   s_f: np.ndarray  # [C] (0 for unresponsive channels)
   s_o: np.ndarray  # [C] (0 for unresponsive channels)
   score: float | None  # mean S_F * S_O over responsive channels
@@ -102,11 +103,15 @@ def frequency_score(tuning: np.ndarray, csf_weights: np.ndarray) -> np.ndarray:
   return np.einsum("fc,f->c", tuning, csf_weights)
 
 
+def orientation_responses(responses: np.ndarray, preferred_index: np.ndarray) -> np.ndarray:
+  """o(theta) = R(f*, theta) per channel, [C, T]."""
+  return responses[preferred_index, :, np.arange(responses.shape[-1])]
+
+
 def orientation_score(responses: np.ndarray, thetas: np.ndarray,
                       preferred_index: np.ndarray) -> np.ndarray:
   """S_O [C] = |sum o(theta) e^{2 i theta}| / sum o(theta), o = R(f*, theta)."""
-  channels = np.arange(responses.shape[-1])
-  o = responses[preferred_index, :, channels]  # [C, T]
+  o = orientation_responses(responses, preferred_index)
   total = o.sum(axis=1)
   resultant = np.abs(o @ np.exp(2j * thetas))
   return np.divide(resultant, total, out=np.zeros_like(total), where=total > 0)
@@ -138,7 +143,9 @@ def score_layer(responses: np.ndarray, freqs: np.ndarray, thetas: np.ndarray,
     score = mean_f = mean_o = None
   return LayerScores(
       responsive=resp, peak_response=responses.max(axis=(0, 1)), tuning=tuning,
-      preferred_index=pref, preferred_freq=np.asarray(freqs)[pref], s_f=s_f, s_o=s_o,
+      preferred_index=pref, preferred_freq=np.asarray(freqs)[pref],
+      preferred_orient=np.asarray(thetas)[np.argmax(orientation_responses(responses, pref), 1)],
+      s_f=s_f, s_o=s_o,
       score=score, mean_s_f=mean_f, mean_s_o=mean_o, responsive_fraction=float(resp.mean()),
       flags=flags)
 

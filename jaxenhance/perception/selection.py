@@ -92,6 +92,7 @@ def build_report(result: probe_lib.ProbeResult, scores: Mapping[str, scoring.Lay
         channels=dict(s_f=_rounded(s.s_f), s_o=_rounded(s.s_o),
                       responsive=s.responsive.astype(bool).tolist(),
                       preferred_index=s.preferred_index.astype(int).tolist(),
+                      preferred_orient=_rounded(s.preferred_orient),
                       peak_response=_rounded(s.peak_response)))
   return dict(
       version=REPORT_VERSION, network=network,
