@@ -141,12 +141,25 @@ class YUV420(NamedTuple):
   v: np.ndarray
 
 
+# Rows: Y, Cb, Cr as functions of R, G, B on the 0-255 scale (offsets 16, 128, 128 added after).
+_RGB_TO_YCC = np.array([
+    [_KR, _KG, _KB],
+    [-_KR / _CB_SCALE, -_KG / _CB_SCALE, (1.0 - _KB) / _CB_SCALE],
+    [(1.0 - _KR) / _CR_SCALE, -_KG / _CR_SCALE, -_KB / _CR_SCALE],
+]) * (np.array([219.0, 224.0, 224.0]) / 255.0)[:, None]
+def _to_uint8(x: np.ndarray) -> np.ndarray:
+  np.rint(x, out=x)
+  np.clip(x, 0, 255, out=x)
+  return x.astype(np.uint8)
+
+
 def rgb_to_yuv420(frames: np.ndarray) -> YUV420:
   """BT.709 limited-range RGB -> Y'CbCr 4:2:0.
 
   Y = 16 + 219 E_Y with E_Y = 0.2126 R + 0.7152 G + 0.0722 B (R, G, B in [0, 1]);
-  Cb = 128 + 224 (B - E_Y) / 1.8556; Cr = 128 + 224 (R - E_Y) / 1.5748. Chroma is averaged
-  over 2x2 blocks (centre siting).
+  Cb = 128 + 224 (B - E_Y) / 1.8556; Cr = 128 + 224 (R - E_Y) / 1.5748. Chroma is the mean
+  over 2x2 blocks (centre siting); since Cb and Cr are linear in R, G, B it is computed from the
+  2x2 means of R, G, B, which is the same thing at a quarter of the cost.
 
   Args:
     frames: uint8 [..., H, W, 3] RGB with even H and W.
@@ -158,44 +171,63 @@ def rgb_to_yuv420(frames: np.ndarray) -> YUV420:
   h, w = frames.shape[-3:-1]
   if h % 2 or w % 2:
     raise CodecError(f"4:2:0 needs even frame sizes, got {h}x{w}; pad or crop first.")
-  rgb = frames.astype(np.float32) * (1.0 / 255.0)
-  r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-  luma = _KR * r + _KG * g + _KB * b
-  cb = (b - luma) * (1.0 / _CB_SCALE)
-  cr = (r - luma) * (1.0 / _CR_SCALE)
-
-  def down(c):
-    c = c.reshape(*c.shape[:-2], h // 2, 2, w // 2, 2)
-    return c.mean(axis=(-3, -1))
-
-  def to8(x, offset, scale):
-    return np.clip(np.rint(offset + scale * x), 0, 255).astype(np.uint8)
-
-  return YUV420(to8(luma, 16.0, 219.0), to8(down(cb), 128.0, 224.0), to8(down(cr), 128.0, 224.0))
+  matrix = _RGB_TO_YCC.astype(np.float32)
+  rgb = frames.astype(np.float32)
+  luma = rgb @ matrix[0]
+  luma += 16.0
+  quad = rgb[..., 0::2, 0::2, :] + rgb[..., 1::2, 0::2, :]
+  quad += rgb[..., 0::2, 1::2, :]
+  quad += rgb[..., 1::2, 1::2, :]
+  chroma = quad @ (0.25 * matrix[1:].T)
+  chroma += 128.0
+  chroma = _to_uint8(chroma)
+  return YUV420(_to_uint8(luma), np.ascontiguousarray(chroma[..., 0]),
+                np.ascontiguousarray(chroma[..., 1]))
 
 
 def _upsample2(c: np.ndarray, axis: int) -> np.ndarray:
-  """Bilinear x2 upsampling of centre-sited samples along ``axis`` (edges replicated)."""
-  c = np.moveaxis(c, axis, -1)
-  prev = np.concatenate([c[..., :1], c[..., :-1]], axis=-1)
-  nxt = np.concatenate([c[..., 1:], c[..., -1:]], axis=-1)
-  out = np.stack([0.75 * c + 0.25 * prev, 0.75 * c + 0.25 * nxt], axis=-1)
-  out = out.reshape(*c.shape[:-1], 2 * c.shape[-1])
-  return np.moveaxis(out, -1, axis)
+  """Bilinear x2 upsampling of centre-sited samples along ``axis`` (-1 or -2; edges replicated).
+
+  Output sample 2i is 3/4 c[i] + 1/4 c[i-1], sample 2i+1 is 3/4 c[i] + 1/4 c[i+1].
+  """
+  shape = list(c.shape)
+  shape[axis] *= 2
+  out = np.empty(shape, np.float32)
+
+  def at(s):
+    return (Ellipsis, s) if axis == -1 else (Ellipsis, s, slice(None))
+
+  even, odd = out[at(slice(0, None, 2))], out[at(slice(1, None, 2))]
+  quarter = c * np.float32(0.25)
+  np.multiply(c, np.float32(0.75), out=even)
+  np.copyto(odd, even)
+  even[at(slice(1, None))] += quarter[at(slice(0, -1))]
+  even[at(slice(0, 1))] += quarter[at(slice(0, 1))]
+  odd[at(slice(0, -1))] += quarter[at(slice(1, None))]
+  odd[at(slice(-1, None))] += quarter[at(slice(-1, None))]
+  return out
 
 
 def yuv420_to_rgb(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-  """Inverse of ``rgb_to_yuv420`` (same BT.709 limited-range matrix): uint8 [..., H, W, 3]."""
-  luma = (np.asarray(y, np.float32) - 16.0) * (1.0 / 219.0)
-  cb = (np.asarray(u, np.float32) - 128.0) * (1.0 / 224.0)
-  cr = (np.asarray(v, np.float32) - 128.0) * (1.0 / 224.0)
+  """Inverse of ``rgb_to_yuv420`` (same BT.709 limited-range matrix): uint8 [..., H, W, 3].
+
+  R = Y' + 1.5748 Cr', B = Y' + 1.8556 Cb', G = (Y' - 0.2126 R - 0.0722 B) / 0.7152 with
+  Y' = (Y - 16) / 219, Cb' = (Cb - 128) / 224, Cr' = (Cr - 128) / 224; chroma is upsampled
+  bilinearly (centre siting) first.
+  """
+  scale = np.float32(255.0 / 224.0)
+  cb = (np.asarray(u, np.float32) - 128.0) * scale
+  cr = (np.asarray(v, np.float32) - 128.0) * scale
   cb = _upsample2(_upsample2(cb, -1), -2)
   cr = _upsample2(_upsample2(cr, -1), -2)
-  r = luma + _CR_SCALE * cr
-  b = luma + _CB_SCALE * cb
-  g = (luma - _KR * r - _KB * b) * (1.0 / _KG)
-  rgb = np.stack([r, g, b], axis=-1)
-  return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
+  luma = (np.asarray(y, np.float32) - 16.0) * np.float32(255.0 / 219.0)
+  out = np.empty(luma.shape + (3,), np.uint8)
+  out[..., 0] = _to_uint8(luma + np.float32(_CR_SCALE) * cr)
+  out[..., 2] = _to_uint8(luma + np.float32(_CB_SCALE) * cb)
+  green = luma - np.float32(_KB * _CB_SCALE / _KG) * cb
+  green -= np.float32(_KR * _CR_SCALE / _KG) * cr
+  out[..., 1] = _to_uint8(green)
+  return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import pickle
 import struct
 import zipfile
 import zlib
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, ClassVar
 
 import ml_dtypes
 import numpy as np
@@ -102,8 +102,8 @@ class _TensorRef:
   def __init__(self, storage: Any, offset: Any, size: Any, stride: Any) -> None:
     if not isinstance(storage, _Storage):
       raise TorchZipError("a tensor in the pickle does not point to a storage.")
-    ints = lambda seq: tuple(int(v) for v in seq)  # noqa: E731
-    self.storage, self.offset, self.size, self.stride = storage, int(offset), ints(size), ints(stride)
+    self.storage, self.offset = storage, int(offset)
+    self.size, self.stride = tuple(int(v) for v in size), tuple(int(v) for v in stride)
     if len(self.size) != len(self.stride) or self.offset < 0 or min(self.size, default=0) < 0:
       raise TorchZipError(f"malformed tensor: size {self.size}, stride {self.stride}.")
 
@@ -138,7 +138,7 @@ def _rebuild_parameter(data: Any, *rest: Any) -> Any:
 class RestrictedUnpickler(pickle.Unpickler):
   """Unpickles torch files into placeholders and tensor references; refuses every other global."""
 
-  ALLOWED = {
+  ALLOWED: ClassVar[dict[tuple[str, str], Any]] = {
       ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
       ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
       ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
@@ -255,7 +255,9 @@ def read_tree(path: str | os.PathLike) -> Any:
   """
   path = os.fspath(path)
   try:
-    if zipfile.is_zipfile(path):
+    with open(path, "rb") as f:
+      is_zip = f.read(4) == b"PK\x03\x04"  # not is_zipfile(): a truncated zip must say so
+    if is_zip:
       root, storages = _read_zip(path)
     else:
       root, storages = _read_legacy(path)

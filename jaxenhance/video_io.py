@@ -29,9 +29,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
 
 import av
 import numpy as np
@@ -185,7 +185,7 @@ def probe(path: str | os.PathLike, scan: bool = True) -> StreamInfo:
     if first is None:
       raise VideoError(f"{path}: the video stream holds no decodable frames (empty or cut "
                        "off). Re-export it.")
-    rotation = int(round(getattr(first, "rotation", 0) or 0))
+    rotation = round(getattr(first, "rotation", 0) or 0)
     time_base = stream.time_base or Fraction(1, 1)
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
     fps = float(rate) if rate else 0.0
@@ -235,7 +235,7 @@ def probe(path: str | os.PathLike, scan: bool = True) -> StreamInfo:
 
 def rotate(frame: np.ndarray, rotation: int) -> np.ndarray:
   """Applies a display rotation (degrees counter-clockwise, multiples of 90) to [H, W, C]."""
-  k = int(round(rotation / 90.0)) % 4
+  k = round(rotation / 90.0) % 4
   return np.ascontiguousarray(np.rot90(frame, k=k)) if k else frame
 
 
@@ -252,7 +252,7 @@ def iter_frames(path: str | os.PathLike, start: int = 0, max_frames: int | None 
     max_frames: stop after this many frames (None: to the end).
     apply_rotation: rotate frames by the display rotation so they appear upright.
     strict: raise ``VideoError`` when the data stops decoding part way (truncated or corrupt);
-      if False, log a warning and stop at the last good frame.
+      if False, log a warning, skip the damaged packets and keep every frame that decodes.
 
   Raises:
     VideoError: unreadable file, or (``strict``) a decoding error after some frames.
@@ -260,23 +260,31 @@ def iter_frames(path: str | os.PathLike, start: int = 0, max_frames: int | None 
   if start < 0:
     raise VideoError(f"start must be >= 0, got {start}.")
   container, stream = open_video(path)
-  stream.thread_type = "AUTO"  # frame + slice threads; output order is still presentation order
+  # Frame threads decode faster, but after a decoding error they drop the frames still in
+  # flight, so the non-strict reader (which keeps frames up to the damage) uses slice threads.
+  stream.thread_type = "AUTO" if strict else "SLICE"
   indexed = stream.frames or 0  # frames the container's index lists (0: unknown)
   packets = index = yielded = 0
 
   def damaged(reason: str, exc: Exception | None = None) -> None:
-    message = (f"{path}: {reason}; the file is truncated or corrupt. Re-download or re-export "
-               "it, or read it with strict=False to keep the frames before the damage.")
+    message = f"{path}: {reason}; the file is truncated or corrupt. Re-download or re-export it"
     if strict:
-      raise VideoError(message) from exc
-    logger.warning(message)
+      raise VideoError(f"{message}, or read it with strict=False to keep the frames that "
+                       "decode.") from exc
+    logger.warning("%s; keeping the frames that decode.", message)
 
   def decoded():
     nonlocal packets
     for packet in container.demux(stream):
       if packet.size:
         packets += 1
-      yield from packet.decode()  # the final empty packet flushes the decoder
+      try:
+        frames = packet.decode()  # the final empty packet flushes the decoder
+      except av.FFmpegError as exc:
+        # Non-strict: skip the damaged packet; the decoder resynchronises at the next one.
+        damaged(f"decoding failed after {index} frames ({exc})", exc)
+        continue
+      yield from frames
 
   with container:
     try:
@@ -290,8 +298,8 @@ def iter_frames(path: str | os.PathLike, start: int = 0, max_frames: int | None 
           yielded += 1
           yield rgb
         index += 1
-    except av.FFmpegError as exc:
-      damaged(f"decoding failed after {index} frames ({exc})", exc)
+    except av.FFmpegError as exc:  # the demuxer itself failed: nothing after this is readable
+      damaged(f"reading failed after {index} frames ({exc})", exc)
       return
     if indexed and packets < indexed:
       damaged(f"the index lists {indexed} frames but the data ends after {packets} "

@@ -4,7 +4,9 @@ The "networks" here are one-layer banks of Gabor and difference-of-Gaussians fil
 tuning is known by construction), plus a small real VGG-16 probe at 32x32.
 """
 
+import importlib.util
 import json
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -17,6 +19,14 @@ SIZE = 64
 SPEC = gratings.StimulusSpec(size=SIZE, num_freqs=16, num_orients=16)
 FREQS, THETAS = SPEC.frequencies(), SPEC.orientations()
 KSIZE = 63  # odd, so the kernel centre is a pixel
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def _load_config(name, arg=None):
+  spec = importlib.util.spec_from_file_location(f"_config_{name[:-3]}", CONFIGS / name)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg)
 
 
 def _grid(size):
@@ -98,7 +108,7 @@ def test_frequency_score_peaks_where_the_csf_peaks(ppd):
 
 def test_scores_match_formulas_on_hand_made_responses():
   """A channel that fires only at (f_3, theta_2) gets S_O = 1 and S_F = CSF weight of f_3."""
-  freqs, thetas = FREQS[:6], THETAS[:8]
+  freqs, thetas = FREQS[:6], np.arange(8) * np.pi / 8
   r = np.zeros((6, 8, 3))
   r[3, 2, 0] = 2.0  # perfectly selective
   r[:, :, 1] = 1.0  # flat: S_O = 0, S_F = mean CSF weight
@@ -136,11 +146,11 @@ def test_gratings():
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(f_max=0.7), "above the Nyquist limit"),
-    (dict(f_min=0.0), "positive"),
-    (dict(f_min=0.4, f_max=0.3), "below f_max"),
-    (dict(contrast=1.5), "Contrast"),
-    (dict(num_orients=1), "at least 2"),
+    ({"f_max": 0.7}, "above the Nyquist limit"),
+    ({"f_min": 0.0}, "positive"),
+    ({"f_min": 0.4, "f_max": 0.3}, "below f_max"),
+    ({"contrast": 1.5}, "Contrast"),
+    ({"num_orients": 1}, "at least 2"),
 ])
 def test_bad_stimulus(kwargs, match):
   with pytest.raises(ValueError, match=match):
@@ -236,19 +246,61 @@ def test_cache_reuses_matching_probe_only(tmp_path):
   assert len(list(tmp_path.glob("probe_toy_*.npz"))) == 2
 
 
-def test_real_vgg16_small_probe(vgg_params):
-  """Two real VGG-16 layers at 32x32: responses exist, scores are finite and in [0, 1]."""
-  from jaxenhance.models import vgg
+def test_cli_stage_on_real_vgg16_writes_report_the_critic_reads(tmp_path):
+  """The CLI's stage at 32x32 on two real VGG-16 layers: finite scores in [0, 1], a report the
+  critic reads, figures; a rescore with another ppd reuses the cached probe."""
+  from jaxenhance import select_layers
+  from jaxenhance.models import critic
 
-  spec = gratings.StimulusSpec(size=32, num_freqs=6, num_orients=4)
-  layers = ("relu1_1", "relu2_1")
-  result = probe.probe(lambda p, x: vgg.VGG16(taps=layers).apply(p, x), spec, layers,
-                       params=vgg_params, batch_size=16)
-  assert result.responses["relu1_1"].shape == (6, 4, 64)
-  assert result.responses["relu2_1"].shape == (6, 4, 128)
+  config = _load_config("select_layers.py")
+  sel = config.selection
+  sel.size, sel.num_freqs, sel.num_orients = 32, 6, 4
+  sel.layers, sel.top_k, sel.cache_dir = "relu2_1,relu1_1", 1, str(tmp_path / "cache")
+  summary = select_layers.run_stage(config, tmp_path / "work")
+  report_path = tmp_path / "work" / "selection" / "report.json"
+  assert summary["report"] == str(report_path)
+  assert len(summary["selected_layers"]) == 1
+  assert select_layers.selection.load_selected_layers(report_path) == tuple(
+      summary["selected_layers"])
+  assert critic.resolve_layers("selected", report_path) == tuple(summary["selected_layers"])
+  report = json.loads(report_path.read_text())
+  assert list(report["layers"]) == ["relu1_1", "relu2_1"]  # network order
+  assert report["params"]["probe"]["network"].startswith("vgg16:")
+  for layer in report["layers"].values():
+    assert 0.0 < layer["score"] <= 1.0 and 0.0 < layer["responsive_fraction"] <= 1.0
+    assert len(layer["channels"]["s_o"]) == layer["num_channels"]
+    assert all(0.0 <= v <= 1.0 for v in layer["channels"]["s_o"] + layer["channels"]["s_f"])
+  assert {p.name for p in (tmp_path / "work" / "selection").glob("*.png")} == {
+      "layer_scores.png", "tuning_curves.png", "orientation_polar.png", "preferred_frequency.png"}
+  sel.ppd, sel.top_k = 64.0, 2
+  again = select_layers.run_stage(config, tmp_path / "work")
+  assert again["probe_seconds"] < 2.0  # cached: no network evaluation
+  assert again["selected_layers"] == ["relu1_1", "relu2_1"]
+  sel.top_k = 3
+  with pytest.raises(ValueError, match="larger than the number of probed layers"):
+    select_layers.run_stage(config, tmp_path / "work")
+  sel.layers = "relu1_1,relu9_1"
+  with pytest.raises(ValueError, match="valid names are"):
+    select_layers.run_stage(config, tmp_path / "work")
+
+
+def test_second_network_fid_inception_taps():
+  """The probe on another Flax CNN (FID InceptionV3) through its named taps; stem layers only,
+  so XLA drops the rest of the network."""
+  from jaxenhance.perception import networks
+
+  net = networks.get_network("inception_v3")
+  with pytest.raises(ValueError, match="must be probed at its input size 299"):
+    net.check_size(224)
+  with pytest.raises(ValueError, match="Unknown inception_v3 layer"):
+    net.resolve_layers(["relu1_1"])
+  layers = net.resolve_layers("Conv2d_2a_3x3,Conv2d_1a_3x3")
+  assert layers == ("Conv2d_1a_3x3", "Conv2d_2a_3x3")
+  spec = gratings.StimulusSpec(size=299, num_freqs=3, num_orients=2, f_min=0.05, f_max=0.25)
+  result = probe.probe(net.make_features_fn(layers), spec, layers, params=net.params,
+                       batch_size=8, network_id=net.network_id)
+  assert result.responses["Conv2d_1a_3x3"].shape == (3, 2, 32)
+  assert result.responses["Conv2d_2a_3x3"].shape == (3, 2, 32)
   scores = scoring.score_layers(result.responses, result.freqs, result.thetas,
-                                scoring.ScoringSpec(), 32)
-  for s in scores.values():
-    assert s.score is not None and 0.0 < s.score <= 1.0
-    assert 0.0 < s.responsive_fraction <= 1.0
-    assert np.all((s.s_o >= 0) & (s.s_o <= 1 + 1e-9))
+                                scoring.ScoringSpec(), 299)
+  assert all(s.score is not None and 0 < s.score <= 1 for s in scores.values())

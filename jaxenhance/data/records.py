@@ -38,7 +38,8 @@ import dataclasses
 import math
 import time
 import zlib
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -97,7 +98,7 @@ class PatchSettings:
       raise RecordError(f"data.temporal_edge must be one of {EDGE_MODES}, got '{self.edge}'.")
 
   @classmethod
-  def from_config(cls, data: Any, seed: int = 0) -> "PatchSettings":
+  def from_config(cls, data: Any, seed: int = 0) -> PatchSettings:
     """Reads the ``config.data`` section (missing optional keys take the defaults)."""
     return cls(
         patch_size=int(data.patch_size),
@@ -204,20 +205,20 @@ def cut_examples(
   for t, y, x in positions:
     t, y, x = int(t), int(y), int(x)
     frames = window(t, num_frames, temporal_window)
-    example = dict(
-        lq=np.ascontiguousarray(trip.frames[frames, y:y + p, x:x + p]),
-        gt=np.ascontiguousarray(gt_frames[t, y:y + p, x:x + p]),
-        codec=encode.codec,
-        param=encode.param,
-        value=int(encode.value),
-        rung=encode.tag,
-        picture_type=trip.picture_types[t],
-        source_id=source_id,
-        frame_index=t,
-        y=y,
-        x=x,
-        bits_per_pixel=np.float32(trip.bits_per_pixel),
-    )
+    example = {
+        "lq": np.ascontiguousarray(trip.frames[frames, y:y + p, x:x + p]),
+        "gt": np.ascontiguousarray(gt_frames[t, y:y + p, x:x + p]),
+        "codec": encode.codec,
+        "param": encode.param,
+        "value": int(encode.value),
+        "rung": encode.tag,
+        "picture_type": trip.picture_types[t],
+        "source_id": source_id,
+        "frame_index": t,
+        "y": y,
+        "x": x,
+        "bits_per_pixel": np.float32(trip.bits_per_pixel),
+    }
     yield f"{source_id}|{encode.tag}|{t:06d}|{y:05d}|{x:05d}", example
 
 
@@ -255,9 +256,9 @@ def ladder_settings(ladder: Sequence[Mapping[str, Any]], preset: str | None = No
                     gop: int = 12) -> list[codecs.EncodeSettings]:
   """Expands ``config.data.ladder`` ({codec, param, values}) into one setting per rung.
 
-  ``preset`` applies to the codec it names (x264/x265 presets are words, SVT-AV1/VP9 take
-  numbers): a word preset is only passed to h264/hevc, a number only to av1/vp9, so one
-  ``data.preset`` can serve a mixed ladder. A rung may override it with its own ``preset``.
+  ``preset`` (``data.preset``, an x264/x265 preset name) applies to h264/hevc only; SVT-AV1 and
+  VP9 take numeric speeds and use ``codecs.DEFAULT_PRESETS``. A ladder entry may set its own
+  ``preset``, which wins.
   """
   rungs = []
   for entry in ladder:
@@ -265,15 +266,16 @@ def ladder_settings(ladder: Sequence[Mapping[str, Any]], preset: str | None = No
     if missing:
       raise RecordError(f"data.ladder entry {dict(entry)} lacks {sorted(missing)}.")
     own = entry.get("preset", None)
-    if own is None and preset:
-      fits = {"h264", "hevc"} if not str(preset).isdigit() else {"av1", "vp9"}
-      own = preset if entry["codec"] in fits else None
+    if own is None and entry["codec"] in ("h264", "hevc"):
+      own = preset or None
     for value in entry["values"]:
       rungs.append(codecs.EncodeSettings(entry["codec"], entry["param"], int(value),
                                          preset=own, gop=gop))
   tags = [r.tag for r in rungs]
   if len(set(tags)) != len(tags):
     raise RecordError(f"data.ladder repeats a rung: {tags}.")
+  if not rungs:
+    raise RecordError("data.ladder is empty: give at least one {codec, param, values} entry.")
   return rungs
 
 

@@ -9,7 +9,8 @@ field size = image size / ppd) are the project's choices, not given by the sourc
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -19,8 +19,9 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -41,7 +42,9 @@ class ProbeResult:
     thetas: [T] orientations in radians.
     responses: layer -> float32 [F, T, C], R(f, theta) per channel.
     params: every parameter of the probe (stimulus, crop, network id, layers).
-    timing: wall-clock seconds (``total_s``, ``first_batch_s`` includes compilation), images.
+    timing: wall-clock seconds (``total_s``, ``first_batch_s`` includes compilation), the
+      process's CPU seconds (``process_cpu_s``: on a shared machine the CPU it actually got),
+      images.
   """
 
   freqs: np.ndarray
@@ -132,8 +135,10 @@ def probe(features_fn: FeaturesFn, stimulus: gratings.StimulusSpec, layers: Sequ
     return out
 
   step = jax.jit(step)
+  if params is not None:
+    params = jax.device_put(params)  # once, not on every call (host numpy weights)
   chunks: dict[str, list[np.ndarray]] = {name: [] for name in layers}
-  start = time.perf_counter()
+  start, cpu_start = time.perf_counter(), time.process_time()
   first_batch_s = 0.0
   num_batches = cond_f.size // conds_per_batch
   for i in range(num_batches):
@@ -146,6 +151,7 @@ def probe(features_fn: FeaturesFn, stimulus: gratings.StimulusSpec, layers: Sequ
     if log and (i + 1) % max(1, num_batches // 10) == 0:
       log(f"probe: batch {i + 1}/{num_batches}, {time.perf_counter() - start:.1f} s")
   total_s = time.perf_counter() - start
+  cpu_s = time.process_time() - cpu_start  # on a shared machine, compare with total_s
 
   responses = {}
   for name in layers:
@@ -158,16 +164,16 @@ def probe(features_fn: FeaturesFn, stimulus: gratings.StimulusSpec, layers: Sequ
   return ProbeResult(
       freqs=freqs, thetas=thetas, responses=responses,
       params=probe_params(stimulus, layers, crop_fraction, rectify, network_id),
-      timing=dict(total_s=total_s, first_batch_s=first_batch_s, images=num_images,
-                  images_per_s=num_images / total_s, batch_size=conds_per_batch * num_phases,
-                  backend=jax.default_backend()))
+      timing={"total_s": total_s, "first_batch_s": first_batch_s, "process_cpu_s": cpu_s,
+              "images": num_images, "images_per_s": num_images / total_s,
+              "batch_size": conds_per_batch * num_phases, "backend": jax.default_backend()})
 
 
 def probe_params(stimulus: gratings.StimulusSpec, layers: Sequence[str], crop_fraction: float,
                  rectify: bool, network_id: str) -> dict[str, Any]:
   """The parameters that determine a probe's result (the batch size does not)."""
-  return dict(stimulus=stimulus.params(), layers=list(layers), crop_fraction=crop_fraction,
-              rectify=rectify, network=network_id, cache_version=CACHE_VERSION)
+  return {"stimulus": stimulus.params(), "layers": list(layers), "crop_fraction": crop_fraction,
+              "rectify": rectify, "network": network_id, "cache_version": CACHE_VERSION}
 
 
 def cache_key(params: Mapping[str, Any]) -> str:
@@ -179,7 +185,7 @@ def save(result: ProbeResult, path: str | os.PathLike) -> None:
   path = Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
   arrays = {f"R/{k}": v for k, v in result.responses.items()}
-  meta = json.dumps(dict(params=result.params, timing=result.timing, layers=list(result.layers)))
+  meta = json.dumps({"params": result.params, "timing": result.timing, "layers": list(result.layers)})
   fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
   os.close(fd)
   try:

@@ -14,7 +14,8 @@ score (None) and a flag, never NaN.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +56,7 @@ class ScoringSpec:
     if self.csf != "barten":
       return {}
     field = self.barten_field_deg if self.barten_field_deg else size / self.ppd
-    return dict(luminance=self.barten_luminance, field_deg=field)
+    return {"luminance": self.barten_luminance, "field_deg": field}
 
   def params(self) -> dict[str, Any]:
     return dataclasses.asdict(self)

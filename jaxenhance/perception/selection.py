@@ -12,8 +12,9 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -51,16 +52,23 @@ def select(layer_scores: Mapping[str, float | None], top_k: int | None = None,
       raise ValueError(f"No layer scores above threshold {threshold} (best: {best}); lower the "
                        "threshold or use top_k.")
   else:
-    if top_k is None or top_k < 1:
-      raise ValueError(f"top_k must be a positive integer, got {top_k}.")
-    if top_k > len(names):
-      raise ValueError(f"top_k={top_k} is larger than the number of probed layers "
-                       f"({len(names)}: {', '.join(names)}).")
+    check_rule(names, top_k, threshold)
     if top_k > len(ranked):
       raise ValueError(f"top_k={top_k} but only {len(ranked)} layer(s) have responsive channels; "
                        f"unscored (flagged {scoring.NO_RESPONSIVE_CHANNELS}): {unscored}.")
     chosen = set(ranked[:top_k])
   return [n for n in names if n in chosen]
+
+
+def check_rule(layers: Sequence[str], top_k: int | None, threshold: float | None) -> None:
+  """Raises early (before a probe) if the selection rule cannot be met with these layers."""
+  if threshold is not None and threshold >= 0:
+    return
+  if top_k is None or top_k < 1:
+    raise ValueError(f"top_k must be a positive integer, got {top_k}.")
+  if top_k > len(layers):
+    raise ValueError(f"top_k={top_k} is larger than the number of probed layers "
+                     f"({len(layers)}: {', '.join(layers)}).")
 
 
 def _histogram(scores: scoring.LayerScores, num_freqs: int) -> list[int]:
@@ -83,27 +91,27 @@ def build_report(result: probe_lib.ProbeResult, scores: Mapping[str, scoring.Lay
   ranked = ranking(layer_scores)
   layers = {}
   for name, s in scores.items():
-    layers[name] = dict(
-        score=s.score, mean_s_f=s.mean_s_f, mean_s_o=s.mean_s_o,
-        responsive_fraction=s.responsive_fraction, num_channels=int(s.responsive.size),
-        num_responsive=int(s.responsive.sum()), flags=list(s.flags),
-        rank=ranked.index(name) + 1 if name in ranked else None,
-        preferred_freq_histogram=_histogram(s, len(result.freqs)),
-        channels=dict(s_f=_rounded(s.s_f), s_o=_rounded(s.s_o),
-                      responsive=s.responsive.astype(bool).tolist(),
-                      preferred_index=s.preferred_index.astype(int).tolist(),
-                      preferred_orient=_rounded(s.preferred_orient),
-                      peak_response=_rounded(s.peak_response)))
-  return dict(
-      version=REPORT_VERSION, network=network,
-      params=dict(probe=result.params, scoring=spec.params(),
-                  selection=dict(top_k=top_k, threshold=threshold), **(extra_params or {})),
-      frequencies_cpp=_rounded(result.freqs, 8),
-      frequencies_cpd=_rounded(result.freqs * spec.ppd, 6),
-      orientations_rad=_rounded(result.thetas, 8),
-      csf_weights=_rounded(weights),
-      layers=layers, ranking=ranked, selected_layers=list(selected),
-      timing=dict(result.timing))
+    layers[name] = {
+        "score": s.score, "mean_s_f": s.mean_s_f, "mean_s_o": s.mean_s_o,
+        "responsive_fraction": s.responsive_fraction, "num_channels": int(s.responsive.size),
+        "num_responsive": int(s.responsive.sum()), "flags": list(s.flags),
+        "rank": ranked.index(name) + 1 if name in ranked else None,
+        "preferred_freq_histogram": _histogram(s, len(result.freqs)),
+        "channels": {"s_f": _rounded(s.s_f), "s_o": _rounded(s.s_o),
+                      "responsive": s.responsive.astype(bool).tolist(),
+                      "preferred_index": s.preferred_index.astype(int).tolist(),
+                      "preferred_orient": _rounded(s.preferred_orient),
+                      "peak_response": _rounded(s.peak_response)}}
+  return {
+      "version": REPORT_VERSION, "network": network,
+      "params": dict(probe=result.params, scoring=spec.params(),
+                  selection={"top_k": top_k, "threshold": threshold}, **(extra_params or {})),
+      "frequencies_cpp": _rounded(result.freqs, 8),
+      "frequencies_cpd": _rounded(result.freqs * spec.ppd, 6),
+      "orientations_rad": _rounded(result.thetas, 8),
+      "csf_weights": _rounded(weights),
+      "layers": layers, "ranking": ranked, "selected_layers": list(selected),
+      "timing": dict(result.timing)}
 
 
 def write_report(report: Mapping[str, Any], path: str | os.PathLike) -> Path:

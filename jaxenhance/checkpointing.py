@@ -1,0 +1,158 @@
+"""Checkpoints of a training run: Orbax for the train state, Grain for the input position.
+
+Each checkpoint holds the trainable state (parameters, optimizer states, step, RNG, counters)
+and the Grain iterator state, so a resumed run continues with exactly the batches it would have
+seen. Orbax writes each step to a temporary directory and renames it when complete, so a save
+interrupted by a crash is never taken for a checkpoint. A checkpoint that is complete on disk but
+unreadable (truncated or garbled later) is skipped with a warning and the previous one is used.
+
+The work directory also holds ``config.json`` (a run refuses to resume with a different model
+or data config unless told to overwrite) and a lock file (a second trainer on the same directory
+refuses to start).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import grain
+import jax
+import orbax.checkpoint as ocp
+from absl import logging
+
+# Config sections that define what a checkpoint contains; the others (steps, logging, eval)
+# may change between a run and its resumption.
+FINGERPRINT_KEYS = ("seed", "generator", "critic", "loss", "data.crop_size", "data.batch_size",
+                    "data.temporal_window", "sharding")
+
+
+class WorkdirLockedError(RuntimeError):
+  pass
+
+
+class ConfigMismatchError(RuntimeError):
+  pass
+
+
+def _lookup(config: Any, dotted: str) -> Any:
+  node = config
+  for part in dotted.split("."):
+    node = node[part] if part in node else None
+    if node is None:
+      return None
+  return node.to_dict() if hasattr(node, "to_dict") else node
+
+
+def fingerprint(config: Any) -> dict:
+  return json.loads(json.dumps({k: _lookup(config, k) for k in FINGERPRINT_KEYS}, default=str))
+
+
+class WorkdirLock:
+  """An exclusive, process-lifetime lock on a work directory (released if the process dies)."""
+
+  def __init__(self, workdir: Path):
+    self.path = Path(workdir) / ".lock"
+    self._file = None
+
+  def acquire(self) -> "WorkdirLock":
+    self.path.parent.mkdir(parents=True, exist_ok=True)
+    self._file = open(self.path, "a+")
+    try:
+      fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+      self._file.close()
+      self._file = None
+      raise WorkdirLockedError(
+          f"another trainer is using {self.path.parent} (lock {self.path}); wait for it to "
+          "finish or choose another --workdir") from exc
+    self._file.seek(0)
+    self._file.truncate()
+    self._file.write(str(os.getpid()))
+    self._file.flush()
+    return self
+
+  def release(self) -> None:
+    if self._file is not None:
+      fcntl.flock(self._file, fcntl.LOCK_UN)
+      self._file.close()
+      self._file = None
+
+
+def check_config(workdir: Path, config: Any, overwrite: bool = False) -> None:
+  """Records the config fingerprint, or refuses a work directory made by another config."""
+  path = Path(workdir) / "config.json"
+  current = fingerprint(config)
+  if path.is_file() and (Path(workdir) / "checkpoints").exists():
+    saved = json.loads(path.read_text())
+    if saved != current:
+      diff = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+      if not overwrite:
+        raise ConfigMismatchError(
+            f"{workdir} holds checkpoints of a different config (differs in {diff}). "
+            "Use another --workdir, or pass --overwrite to delete its checkpoints.")
+      logging.warning("overwrite: deleting checkpoints of a different config in %s", workdir)
+      shutil.rmtree(Path(workdir) / "checkpoints")
+  path.parent.mkdir(parents=True, exist_ok=True)
+  tmp = path.with_suffix(".json.tmp")
+  tmp.write_text(json.dumps(current, indent=1, sort_keys=True))
+  os.replace(tmp, path)
+
+
+class Checkpointer:
+  """Saves/restores ``{state, data iterator}`` with an async Orbax CheckpointManager."""
+
+  def __init__(self, directory: Path, keep: int = 3, async_save: bool = True):
+    self.directory = Path(directory)
+    options = ocp.CheckpointManagerOptions(
+        max_to_keep=keep, create=True, enable_async_checkpointing=async_save)
+    self.manager = ocp.CheckpointManager(
+        self.directory.resolve(), options=options,
+        item_names=("state", "data"))
+
+  def save(self, step: int, state: Any, data_iterator: Any, force: bool = False) -> bool:
+    return self.manager.save(
+        step, args=ocp.args.Composite(
+            state=ocp.args.StandardSave(state),
+            data=grain.checkpoint.CheckpointSave(data_iterator)), force=force)
+
+  def restore_latest(self, abstract_state: Any, data_iterator: Any) -> tuple[int, Any] | None:
+    """Restores the newest readable checkpoint; falls back over unreadable ones.
+
+    Returns:
+      ``(step, state)`` (the iterator is restored in place), or None without checkpoints.
+    """
+    steps = sorted(self.manager.all_steps(), reverse=True)
+    for step in steps:
+      try:
+        restored = self.manager.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract_state),
+            data=grain.checkpoint.CheckpointRestore(data_iterator)))
+      except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint: try the previous
+        logging.warning("checkpoint %d in %s is unreadable (%s: %s); trying the previous one",
+                        step, self.directory, type(exc).__name__, str(exc)[:200])
+        print(f"warning: checkpoint {step} is unreadable ({type(exc).__name__}); "
+              "falling back to the previous one", flush=True)
+        continue
+      return step, restored["state"]
+    if steps:
+      raise RuntimeError(f"no readable checkpoint among steps {steps} in {self.directory}")
+    return None
+
+  def wait(self) -> None:
+    self.manager.wait_until_finished()
+
+  def close(self) -> None:
+    self.manager.wait_until_finished()
+    self.manager.close()
+
+
+def abstract_like(tree: Any) -> Any:
+  """ShapeDtypeStructs (with shardings) describing ``tree``, for restoring into it."""
+  return jax.tree.map(
+      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=getattr(x, "sharding", None)),
+      tree)

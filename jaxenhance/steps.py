@@ -1,0 +1,168 @@
+"""Pure training steps: ``(state, batch, vgg_params) -> (state, metrics)``.
+
+The trainer jits these once with explicit shardings and donates ``state``. ``vgg_params`` is a
+separate, frozen argument: never part of the trainable state, never donated.
+
+One adversarial step = ``n_critic`` critic updates + one generator update, all on one batch:
+
+* The generator output ``G(lq)`` and the VGG taps of ``[gt; G(lq)]`` are computed once, in one VGG
+  pass that stops at the deepest tap, and reused by every critic update (the generator does not
+  change during them) and by the perceptual loss (the real taps).
+* Each critic update only re-runs VGG on the interpolates x̂ of the gradient penalty, which
+  depend on that update's random ε. The penalty is the gradient of the *summed* critic output.
+* ``lax.scan`` runs the critic updates inside the compiled step: no host round trip.
+
+Non-finite losses never reach the parameters: the step keeps the previous state and counts the
+event in ``state["nonfinite"]``; the trainer raises (or carries on, by config) when it sees it.
+The RNG is ``fold_in(state["rng"], step)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxenhance import losses
+from jaxenhance.models import critic as critic_lib
+
+State = dict[str, Any]
+Metrics = dict[str, jax.Array]
+
+
+def batch_to_float(batch: dict[str, jax.Array]) -> tuple[jax.Array, jax.Array]:
+  """uint8 records -> (lq float [N,T,H,W,3], gt float [N,H,W,3]) in [0, 1], on the device."""
+  lq = batch["lq"].astype(jnp.float32) / 255.0
+  gt = batch["gt"].astype(jnp.float32) / 255.0
+  if lq.ndim == 4:
+    lq = lq[:, None]
+  return lq, gt
+
+
+def centre_frame(lq: jax.Array) -> jax.Array:
+  return lq[:, lq.shape[1] // 2]
+
+
+def _select(finite: jax.Array, new: Any, old: Any) -> Any:
+  return jax.tree.map(lambda n, o: jnp.where(finite, n, o), new, old)
+
+
+def _all_finite(*values: jax.Array) -> jax.Array:
+  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in values]))
+
+
+def make_optimizer(learning_rate: float | optax.Schedule, b1: float, b2: float
+                   ) -> optax.GradientTransformation:
+  """Adam(β1, β2); W-GAN-GP's defaults are β1 = 0, β2 = 0.9."""
+  return optax.adam(learning_rate, b1=b1, b2=b2)
+
+
+def make_steps(generator: Any, critic: Any, g_opt: optax.GradientTransformation,
+               d_opt: optax.GradientTransformation, config: Any
+               ) -> tuple[Callable, Callable]:
+  """Builds ``(pretrain_step, adversarial_step)`` for a generator/critic pair.
+
+  Args:
+    generator: a ``models.generator.Generator``.
+    critic: a ``models.critic.Critic`` (W-GAN-GP) or ``SubpatchDiscriminator`` (BCE).
+    g_opt, d_opt: optax transformations for generator and critic.
+    config: the run config (uses ``loss`` and ``train.n_critic``).
+  """
+  loss_cfg = config.loss
+  n_critic = int(config.train.n_critic)
+  wgan = isinstance(critic, critic_lib.Critic)
+  critic_layers = tuple(critic.layers) if wgan else ()
+  perceptual_layers = tuple(loss_cfg.get("perceptual_layers", ()) or critic_layers)
+  use_perceptual = float(loss_cfg.perceptual) > 0
+  if use_perceptual and not perceptual_layers:
+    raise ValueError("loss.perceptual > 0 needs VGG layers: set loss.perceptual_layers or give "
+                     "the critic VGG layers")
+  # One VGG pass serves the critic's taps and the perceptual loss.
+  vgg_layers = tuple(dict.fromkeys(critic_layers + (perceptual_layers if use_perceptual else ())))
+
+  def taps_of(vgg_params, images):
+    return critic_lib.critic_features(vgg_params, images, vgg_layers)
+
+  def generator_terms(g_params, d_params, vgg_params, lq, gt, real_taps, adversarial: bool):
+    fake = generator.apply(g_params, lq)
+    fake_taps = taps_of(vgg_params, fake) if (use_perceptual or (adversarial and wgan)) else {}
+    adv = None
+    if adversarial:
+      if wgan:
+        adv, _ = losses.wgan_generator_loss(critic.apply(d_params, fake, fake_taps))
+      else:
+        adv, _ = losses.bce_generator_loss(critic.apply(d_params, fake, centre_frame(lq)))
+    return losses.generator_loss(
+        fake, gt, loss_cfg, adversarial=adv, fake_taps=fake_taps, real_taps=real_taps,
+        perceptual_layers=perceptual_layers if use_perceptual else None,
+        perceptual_distance=loss_cfg.get("perceptual_distance", "mse"),
+        perceptual_normalize=loss_cfg.get("perceptual_normalize", "layer"))
+
+  def generator_update(state, vgg_params, lq, gt, real_taps, adversarial: bool):
+    grad_fn = jax.value_and_grad(generator_terms, has_aux=True)
+    (g_loss, metrics), grads = grad_fn(state["g_params"], state["d_params"], vgg_params, lq, gt,
+                                       real_taps, adversarial)
+    updates, g_opt_state = g_opt.update(grads, state["g_opt"], state["g_params"])
+    g_params = optax.apply_updates(state["g_params"], updates)
+    metrics["g_grad_norm"] = optax.global_norm(grads)
+    return g_params, g_opt_state, g_loss, metrics
+
+  def finish(state, new, finite, metrics):
+    """Keeps the old state on a non-finite loss; advances step and counters."""
+    out = _select(finite, new, state)
+    out["step"] = state["step"] + 1
+    out["nonfinite"] = state["nonfinite"] + (~finite).astype(jnp.int32)
+    metrics["nonfinite"] = out["nonfinite"]
+    return out, metrics
+
+  def pretrain_step(state: State, batch: dict, vgg_params: Any) -> tuple[State, Metrics]:
+    """Generator warm-up on the content (+ perceptual) loss; the critic does not move."""
+    lq, gt = batch_to_float(batch)
+    real_taps = taps_of(vgg_params, gt) if use_perceptual else {}
+    g_params, g_opt_state, g_loss, metrics = generator_update(
+        state, vgg_params, lq, gt, real_taps, adversarial=False)
+    new = dict(state, g_params=g_params, g_opt=g_opt_state)
+    return finish(state, new, _all_finite(g_loss), metrics)
+
+  def adversarial_step(state: State, batch: dict, vgg_params: Any) -> tuple[State, Metrics]:
+    lq, gt = batch_to_float(batch)
+    n = gt.shape[0]
+    rng = jax.random.fold_in(state["rng"], state["step"])
+    fake = jax.lax.stop_gradient(generator.apply(state["g_params"], lq))
+    if vgg_layers:
+      real_taps, fake_taps = critic_lib.split_taps(
+          taps_of(vgg_params, jnp.concatenate([gt, fake])), n)
+    else:
+      real_taps, fake_taps = {}, {}
+    condition = centre_frame(lq)
+
+    def critic_loss(d_params, key):
+      if wgan:
+        return losses.wgan_gp_critic_loss(
+            critic, d_params, vgg_params, gt, fake, key, real_taps=real_taps,
+            fake_taps=fake_taps, gp_weight=float(loss_cfg.gp))
+      logits = critic.apply(d_params, jnp.concatenate([gt, fake]),
+                            jnp.concatenate([condition, condition]))
+      return losses.bce_discriminator_loss(logits[:n], logits[n:])
+
+    def critic_update(carry, index):
+      d_params, d_opt_state = carry
+      key = jax.random.fold_in(rng, index)
+      (d_loss, metrics), grads = jax.value_and_grad(critic_loss, has_aux=True)(d_params, key)
+      updates, d_opt_state = d_opt.update(grads, d_opt_state, d_params)
+      metrics["d_loss"] = d_loss
+      return (optax.apply_updates(d_params, updates), d_opt_state), metrics
+
+    (d_params, d_opt_state), d_metrics = jax.lax.scan(
+        critic_update, (state["d_params"], state["d_opt"]), jnp.arange(n_critic))
+    d_metrics = jax.tree.map(lambda x: x[-1], d_metrics)  # the last critic update's values
+    updated = dict(state, d_params=d_params, d_opt=d_opt_state)
+    g_params, g_opt_state, g_loss, g_metrics = generator_update(
+        updated, vgg_params, lq, gt, real_taps, adversarial=True)
+    new = dict(updated, g_params=g_params, g_opt=g_opt_state)
+    metrics = {**d_metrics, **g_metrics}
+    return finish(state, new, _all_finite(g_loss, d_metrics["d_loss"]), metrics)
+
+  return pretrain_step, adversarial_step

@@ -1,0 +1,297 @@
+r"""Adversarial training of an artifact-removal generator against a perceptual critic.
+
+  python -m jaxenhance.train --config=configs/quickstart.py --workdir=workdir/quickstart
+  python -m jaxenhance.train --config=configs/default.py --workdir=gs://… --config.train.steps=…
+  python -m jaxenhance.train --config=… --workdir=… --dry_run   # compile only: memory + FLOPs
+
+``train_and_evaluate`` reads top to bottom: logging → mesh → input → models and optimizers →
+sharded state → compiled steps → checkpoint restore → loop. The loop runs ``warmup_steps`` of
+content-only generator updates, then adversarial steps (``n_critic`` critic updates + one
+generator update per batch; see :mod:`jaxenhance.steps`). It resumes from the newest readable
+checkpoint, saves on SIGTERM (TPU preemption) before exiting, and refuses a work directory that
+holds checkpoints of another config.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from jaxenhance import checkpointing, sharding, steps
+from jaxenhance.models import critic as critic_lib
+from jaxenhance.models import generator as generator_lib
+from jaxenhance.models import vgg
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Training config.", lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Work directory (checkpoints, logs, records).")
+_DRY_RUN = flags.DEFINE_bool("dry_run", False, "Compile the steps, print memory/FLOPs, exit.")
+_OVERWRITE = flags.DEFINE_bool("overwrite", False,
+                               "Delete checkpoints of a different config in --workdir.")
+
+
+class NonFiniteLossError(FloatingPointError):
+  pass
+
+
+class _Preemption:
+  """Records SIGTERM so the loop can save a checkpoint and exit cleanly."""
+
+  def __init__(self):
+    self.requested = False
+    self._previous = None
+
+  def install(self):
+    self._previous = signal.signal(signal.SIGTERM, self._handle)
+    return self
+
+  def _handle(self, signum, frame):
+    del signum, frame
+    self.requested = True
+
+  def restore(self):
+    if self._previous is not None:
+      signal.signal(signal.SIGTERM, self._previous)
+
+
+def selection_report_path(config: Any, workdir: Path) -> Path | None:
+  report = config.selection.get("report", "") if "selection" in config else ""
+  path = Path(report) if report else Path(workdir) / "selection" / "report.json"
+  return path if path.is_file() else None
+
+
+def build_models(config: Any, workdir: Path):
+  generator = generator_lib.make_generator(config.generator)
+  critic = critic_lib.make_critic(config.critic, selection_report_path(config, workdir))
+  return generator, critic
+
+
+def init_state(generator, critic, g_opt, d_opt, config, rng: jax.Array) -> dict:
+  """The whole trainable state as plain data; jitted with out_shardings, so never whole on host."""
+  crop = int(config.data.crop_size)
+  t = int(config.generator.temporal_window)
+  g_rng, d_rng, rng = jax.random.split(rng, 3)
+  lq = jnp.zeros((1, t, crop, crop, 3), jnp.float32)
+  image = jnp.zeros((1, crop, crop, 3), jnp.float32)
+  g_params = generator.init(g_rng, lq)
+  if isinstance(critic, critic_lib.Critic):
+    taps = {name: jnp.zeros((1, crop // vgg.STRIDES[name], crop // vgg.STRIDES[name],
+                             vgg.CHANNELS[name])) for name in critic.layers}
+    d_params = critic.init(d_rng, image, taps)
+  else:
+    d_params = critic.init(d_rng, image, image)
+  return {
+      "step": jnp.zeros((), jnp.int32),
+      "rng": rng,
+      "g_params": g_params,
+      "g_opt": g_opt.init(g_params),
+      "d_params": d_params,
+      "d_opt": d_opt.init(d_params),
+      "nonfinite": jnp.zeros((), jnp.int32),
+  }
+
+
+def compiled_cost(compiled) -> dict:
+  """FLOPs and memory of a compiled step (for MFU and the fits-before-you-rent check)."""
+  out = {}
+  try:
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    out["flops"] = float(cost.get("flops", 0.0))
+  except Exception:  # noqa: BLE001 - some backends do not report costs
+    out["flops"] = 0.0
+  try:
+    mem = compiled.memory_analysis()
+    out["argument_bytes"] = int(mem.argument_size_in_bytes)
+    out["output_bytes"] = int(mem.output_size_in_bytes)
+    out["temp_bytes"] = int(mem.temp_size_in_bytes)
+    out["peak_bytes_estimate"] = out["argument_bytes"] + out["output_bytes"] + out["temp_bytes"]
+  except Exception:  # noqa: BLE001
+    pass
+  return out
+
+
+def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = False,
+                       overwrite: bool = False) -> dict:
+  """Trains per ``config`` in ``workdir``; returns a summary of the run."""
+  from clu import metric_writers, periodic_actions  # heavy imports: only when training
+
+  from jaxenhance.data import builder as builder_lib
+  from jaxenhance.data import pipeline
+
+  workdir = Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  if config.get("distributed", False):
+    jax.distributed.initialize()
+
+  # ------------------------------------------------------------------ logging, lock, config
+  lock = checkpointing.WorkdirLock(workdir).acquire()
+  try:
+    checkpointing.check_config(workdir, config, overwrite=overwrite)
+    writer = metric_writers.create_default_writer(
+        str(workdir / "logs"), just_logging=jax.process_index() > 0)
+    writer.write_hparams({k: v for k, v in checkpointing.fingerprint(config).items()
+                          if isinstance(v, (int, float, str, bool))})
+
+    # ---------------------------------------------------------------- mesh
+    mesh = sharding.make_mesh(config.mesh)
+    sharding.check_batch_size(int(config.data.batch_size), mesh)
+    logging.info("mesh %s over %d devices (%s)", dict(mesh.shape), mesh.size,
+                 jax.devices()[0].platform)
+
+    # ---------------------------------------------------------------- input
+    data_dir = builder_lib.data_dir(config, workdir)
+    train_ds = pipeline.make_dataset(config, data_dir, split="train", shuffle=True,
+                                     repeat=True)
+    train_iter = iter(train_ds)
+
+    # ---------------------------------------------------------------- models and optimizers
+    generator, critic = build_models(config, workdir)
+    g_opt = steps.make_optimizer(config.train.lr_generator, config.train.b1, config.train.b2)
+    d_opt = steps.make_optimizer(config.train.lr_critic, config.train.b1, config.train.b2)
+    logging.info("critic reads VGG layers: %s", getattr(critic, "layers", "(sub-patch)"))
+
+    # ---------------------------------------------------------------- sharded state
+    rng = jax.random.PRNGKey(int(config.seed))
+    init = lambda r: init_state(generator, critic, g_opt, d_opt, config, r)  # noqa: E731
+    abstract = jax.eval_shape(init, rng)
+    state_sharding = sharding.param_shardings(abstract, mesh, config.get("sharding", "data"))
+    # Created directly with its shardings: nothing is materialised whole on one device.
+    state = jax.jit(init, out_shardings=state_sharding)(rng)
+    vgg_params = jax.device_put(vgg.load_params(), sharding.replicated(mesh))
+    vgg_sharding = jax.tree.map(lambda _: sharding.replicated(mesh), vgg_params)
+
+    # ---------------------------------------------------------------- compiled steps
+    pretrain_fn, adversarial_fn = steps.make_steps(generator, critic, g_opt, d_opt, config)
+    batch_sharding = sharding.batch_sharding(mesh)
+    jit_kwargs = dict(in_shardings=(state_sharding, batch_sharding, vgg_sharding),
+                      out_shardings=(state_sharding, sharding.replicated(mesh)),
+                      donate_argnums=(0,))
+    pretrain_step = jax.jit(pretrain_fn, **jit_kwargs)
+    adversarial_step = jax.jit(adversarial_fn, **jit_kwargs)
+    batch_spec = pipeline.batch_spec(config)
+    abstract_batch = {k: jax.ShapeDtypeStruct(shape, dtype, sharding=batch_sharding)
+                      for k, (shape, dtype) in batch_spec.items()}
+    costs = {}
+    for name, fn in (("pretrain", pretrain_step), ("adversarial", adversarial_step)):
+      compiled = fn.lower(abstract, abstract_batch, vgg_params).compile()
+      costs[name] = compiled_cost(compiled)
+      logging.info("%s step: %s", name, costs[name])
+    if dry_run:
+      print(json.dumps({"devices": mesh.size, "platform": jax.devices()[0].platform,
+                        "per_device": costs}, indent=1))
+      return {"dry_run": costs}
+
+    # ---------------------------------------------------------------- checkpoint restore
+    checkpointer = checkpointing.Checkpointer(
+        workdir / "checkpoints", keep=int(config.train.keep_checkpoints),
+        async_save=bool(config.train.get("async_checkpoints", True)))
+    restored = checkpointer.restore_latest(checkpointing.abstract_like(state), train_iter)
+    if restored is not None:
+      step, state = restored
+      logging.info("resumed from step %d", step)
+      print(f"resumed from checkpoint step {step}", flush=True)
+    first_step = int(jax.device_get(state["step"]))
+
+    # ---------------------------------------------------------------- loop
+    total_steps = int(config.train.steps)
+    warmup = int(config.train.warmup_steps)
+    peak_flops = float(config.train.get("peak_flops_per_device", 0.0)) * mesh.size
+    report_progress = periodic_actions.ReportProgress(num_train_steps=total_steps,
+                                                      writer=writer,
+                                                      every_steps=int(config.train.log_every))
+    preemption = _Preemption().install()
+    nonfinite_mode = config.train.get("nonfinite", "raise")
+    last_metrics: dict = {}
+    summary: dict = {"first_step": first_step, "costs": costs}
+    window_start, window_steps = time.perf_counter(), 0
+    try:
+      for step in range(first_step + 1, total_steps + 1):
+        batch = pipeline.make_global_batch(next(train_iter), mesh)
+        adversarial = step > warmup
+        step_fn = adversarial_step if adversarial else pretrain_step
+        state, metrics = step_fn(state, batch, vgg_params)
+        report_progress(step, time.time())
+        window_steps += 1
+
+        if step % int(config.train.log_every) == 0 or step == total_steps:
+          metrics = jax.device_get(metrics)  # the only host sync outside checkpoints
+          if int(metrics["nonfinite"]) and nonfinite_mode == "raise":
+            raise NonFiniteLossError(
+                f"non-finite loss at or before step {step} ({int(metrics['nonfinite'])} "
+                "update(s) skipped); the parameters were not updated by it and the last "
+                f"checkpoint in {workdir / 'checkpoints'} is intact. Lower the learning rate, "
+                "check the data, or set --config.train.nonfinite=skip to carry on.")
+          elapsed = time.perf_counter() - window_start
+          flops = costs["adversarial" if adversarial else "pretrain"]["flops"]
+          scalars = {k: float(v) for k, v in metrics.items() if np.ndim(v) == 0}
+          scalars["steps_per_sec"] = window_steps / max(elapsed, 1e-9)
+          scalars["gflops_per_sec"] = flops * scalars["steps_per_sec"] / 1e9
+          if peak_flops:
+            scalars["mfu"] = flops * scalars["steps_per_sec"] / peak_flops
+          writer.write_scalars(step, scalars)
+          last_metrics = scalars
+          window_start, window_steps = time.perf_counter(), 0
+
+        if step % int(config.train.image_summary_every) == 0 or step == total_steps:
+          writer.write_images(step, {"compressed|enhanced|original": image_strip(
+              generator, state["g_params"], batch)})
+
+        if step % int(config.train.checkpoint_every) == 0 or step == total_steps \
+            or preemption.requested:
+          checkpointer.save(step, state, train_iter, force=preemption.requested)
+        if preemption.requested:
+          logging.warning("SIGTERM: saved checkpoint %d, exiting", step)
+          print(f"SIGTERM received: checkpoint {step} saved, exiting", flush=True)
+          summary["preempted_at"] = step
+          break
+    finally:
+      preemption.restore()
+      checkpointer.close()
+      writer.flush()
+    summary.update(last_step=int(jax.device_get(state["step"])), metrics=last_metrics)
+    summary["state"] = state
+    summary["models"] = (generator, critic)
+    return summary
+  finally:
+    lock.release()
+
+
+def image_strip(generator, g_params, batch, count: int = 4) -> np.ndarray:
+  """[count, P, 3P, 3] uint8 strips: compressed | enhanced | original."""
+  lq, gt = steps.batch_to_float({k: batch[k][:count] for k in ("lq", "gt")})
+  fake = generator.apply(g_params, lq)
+  strip = jnp.concatenate([steps.centre_frame(lq), fake, gt], axis=2)
+  return np.asarray(jax.device_get(jnp.round(strip * 255).astype(jnp.uint8)))
+
+
+def run_stage(config: Any, workdir: Path) -> dict:
+  """The main job's ``train`` stage."""
+  summary = train_and_evaluate(config, workdir)
+  summary.pop("state", None)
+  summary.pop("models", None)
+  return summary
+
+
+def main(argv: list[str]) -> None:
+  del argv
+  if _WORKDIR.value is None:
+    raise app.UsageError("--workdir is required")
+  summary = train_and_evaluate(_CONFIG.value, _WORKDIR.value, dry_run=_DRY_RUN.value,
+                               overwrite=_OVERWRITE.value)
+  summary.pop("state", None)
+  summary.pop("models", None)
+  print(json.dumps(summary, indent=1, default=str))
+
+
+if __name__ == "__main__":
+  flags.mark_flags_as_required(["config"])
+  app.run(main)
