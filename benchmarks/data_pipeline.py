@@ -79,8 +79,8 @@ def main(argv):
             f"-> overhead {100 * rest / encode:.1f} % of encoder time")
       for name in ("load_seconds", "cut_seconds", "write_seconds"):
         print(f"      {name:14s} {sum(getattr(s, name) for s in b.stats.values()):6.2f} s")
-      print(f"      other (TFDS shuffle/shard writing, info) "
-            f"{rest - sum(s.load_seconds + s.cut_seconds + s.write_seconds for s in b.stats.values()):6.2f} s")
+      parts = sum(s.load_seconds + s.cut_seconds + s.write_seconds for s in b.stats.values())
+      print(f"      other (TFDS shuffle/shard writing, info) {rest - parts:6.2f} s")
       n = sum(summary["splits"][s]["examples"] for s in summary["splits"])
       print(f"      {n} examples; {1e3 * sum(s.write_seconds for s in b.stats.values()) / n:.3f} "
             "ms/example in TFDS encode+serialize")

@@ -51,11 +51,15 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.data.skip_flat_std = 2.0  # skip patches whose gt std (0-255) is below this; 0 keeps all
   c.data.frame_step = 4  # take patches from every frame_step-th frame
   c.data.temporal_window = 1  # T = 1, 3 or 5 frames centred on the target
+  c.data.temporal_edge = "replicate"  # at clip ends: "replicate" end frames or "skip" targets
   c.data.num_workers = 2  # local parallel generation
   c.data.crop_size = 96  # training crop
   c.data.batch_size = 16  # global batch
   c.data.shuffle_seed = 0
   c.data.grain_workers = 0  # 0: in-process (fastest on 2 cores)
+  c.data.grain_threads = 1  # Grain reader threads per process
+  c.data.hflip = True  # random horizontal flips of training crops
+  c.data.vflip = False
   c.data.prefetch = 2
   c.data.codec_weights = ml_collections.ConfigDict()  # e.g. {"jpeg": 0.5, "h264": 0.5}
 

@@ -60,4 +60,17 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   d.batch_size = 8
   d.grain_workers = 0
   d.prefetch = 2
+
+  # ---------------------------------------------------------------- models (lead)
+  c.generator.update(kind="residual", width=24, num_scales=2, num_blocks=3)
+  c.critic.update(layers="selected", width=24, proj_channels=16, num_downsamples=3)
+
+  # ---------------------------------------------------------------- layer selection
+  # A reduced probe (fewer, smaller gratings) so selection takes seconds, cached by parameters.
+  c.selection.update(size=64, num_freqs=10, num_orients=8, top_k=2)
+
+  # ---------------------------------------------------------------- losses and training
+  c.loss.update(l1=1.0, ssim=0.0, perceptual=0.0, adversarial=1e-3)
+  c.train.update(steps=300, warmup_steps=200, n_critic=2, log_every=25, checkpoint_every=100,
+                 image_summary_every=100, eval_every=100, lr_generator=5e-4, lr_critic=2e-4)
   return c

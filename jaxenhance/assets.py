@@ -233,6 +233,8 @@ def cached_arrays(asset: Asset, convert: Callable[[Path], dict[str, np.ndarray]]
   passed verification; it is read with ``allow_pickle=False``.
   """
   cached = cache_dir() / f"{asset.name}-{asset.sha256[:12]}.npz"
+  if path is not None:  # an explicit file must pass verification even when a cache exists
+    locate_verified(asset, path)
   if not cached.is_file():
     source = locate_verified(asset, path)
     arrays = convert(source)

@@ -29,13 +29,22 @@ from jaxenhance.data import builder as builder_lib
 
 build_dataset = builder_lib.build_dataset
 
-_CONFIG = config_flags.DEFINE_config_file("config", "configs/quickstart.py", "Run config.")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Work directory (records in <workdir>/records).")
-_NUM_WORKERS = flags.DEFINE_integer("num_workers", None,
-                                    "Local encoding processes (default: config.data.num_workers).")
-_BEAM = flags.DEFINE_boolean("beam", False, "Generate with Apache Beam instead of locally.")
-_BEAM_OPTIONS = flags.DEFINE_list("beam_options", ["--runner=DirectRunner"],
-                                  "Beam pipeline flags, comma separated (with --beam).")
+_FLAGS: dict[str, Any] = {}
+
+
+def _define_flags() -> None:
+  """Command-line flags, defined only when this module is the program: ``jaxenhance.run`` (or a
+  benchmark) imports it next to its own ``--config``/``--workdir`` flags."""
+  _FLAGS.update(
+      config=config_flags.DEFINE_config_file("config", "configs/quickstart.py", "Run config."),
+      workdir=flags.DEFINE_string("workdir", None,
+                                  "Work directory (records in <workdir>/records)."),
+      num_workers=flags.DEFINE_integer(
+          "num_workers", None, "Local encoding processes (default: config.data.num_workers)."),
+      beam=flags.DEFINE_boolean("beam", False, "Generate with Apache Beam instead of locally."),
+      beam_options=flags.DEFINE_list("beam_options", ["--runner=DirectRunner"],
+                                     "Beam pipeline flags, comma separated (with --beam)."),
+  )
 
 
 def summarize(builder: builder_lib.JaxenhancePatches, seconds: float) -> dict[str, Any]:
@@ -88,14 +97,17 @@ def run_stage(config: Any, workdir: str | Path, *, num_workers: int | None = Non
 
 def main(argv: list[str]) -> None:
   del argv
-  if not _WORKDIR.value:
+  workdir = _FLAGS["workdir"].value
+  if not workdir:
     raise app.UsageError("--workdir is required (records go to <workdir>/records).")
-  summary = run_stage(_CONFIG.value, _WORKDIR.value, num_workers=_NUM_WORKERS.value,
-                      beam_options=_BEAM_OPTIONS.value if _BEAM.value else None)
-  out = Path(_WORKDIR.value) / "prepare_summary.json"
+  beam_options = _FLAGS["beam_options"].value if _FLAGS["beam"].value else None
+  summary = run_stage(_FLAGS["config"].value, workdir, num_workers=_FLAGS["num_workers"].value,
+                      beam_options=beam_options)
+  out = Path(workdir) / "prepare_summary.json"
   out.parent.mkdir(parents=True, exist_ok=True)
   out.write_text(json.dumps(summary, indent=1))
 
 
 if __name__ == "__main__":
+  _define_flags()
   app.run(main)

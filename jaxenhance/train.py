@@ -26,7 +26,7 @@ import numpy as np
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jaxenhance import checkpointing, sharding, steps
+from jaxenhance import checkpointing, export, sharding, steps
 from jaxenhance.models import critic as critic_lib
 from jaxenhance.models import generator as generator_lib
 from jaxenhance.models import vgg
@@ -258,6 +258,12 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
       checkpointer.close()
       writer.flush()
     summary.update(last_step=int(jax.device_get(state["step"])), metrics=last_metrics)
+    if jax.process_index() == 0:
+      export.save_generator(workdir / "export", config.generator, state["g_params"]["params"]
+                            if "params" in state["g_params"] else state["g_params"],
+                            {"step": summary["last_step"], "metrics": last_metrics,
+                             "critic_layers": list(getattr(critic, "layers", ())),
+                             "train_sources": list(config.data.train_sources)})
     summary["state"] = state
     summary["models"] = (generator, critic)
     return summary

@@ -95,3 +95,12 @@ def test_sample_footage():
 def test_niqe_model():
   model = assets.load_niqe()
   assert model["mu_pris_param"].shape == (1, 36) and model["cov_pris_param"].shape == (36, 36)
+
+
+def test_explicit_corrupt_path_is_refused_even_with_a_cache(tmp_path):
+  assets.load_vgg16()  # the real cache exists
+  path = _copy_asset(tmp_path, "vgg16")
+  with open(path, "r+b") as f:
+    f.truncate(10_000)
+  with pytest.raises(assets.AssetError, match="truncated"):
+    assets.load_vgg16(path)

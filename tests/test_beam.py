@@ -21,7 +21,8 @@ def tiny_config():
   d.train_sources = ("photo:astronaut", "photo:coffee")
   d.test_sources = ("sample:carphone",)
   d.max_height, d.max_frames = 64, 4
-  d.ladder = [{"codec": "h264", "param": "qp", "values": [37]}, {"codec": "jpeg", "param": "qf", "values": [20]}]
+  d.ladder = [{"codec": "h264", "param": "qp", "values": [37]},
+              {"codec": "jpeg", "param": "qf", "values": [20]}]
   d.patch_size, d.patch_stride, d.patch_jitter, d.frame_step = 32, 32, 4, 2
   d.num_workers = 0
   return c

@@ -208,7 +208,9 @@ def test_report_masks_and_plots_from_gabor_bank(gabor_bank, tmp_path):
   report = selection.build_report(result, scores, sspec, ["bank"], network="gabor_bank",
                                   top_k=1, threshold=None)
   path = selection.write_report(report, tmp_path / "report.json")
-  assert selection.load_selected_layers(path) == ("bank",)
+  assert selection.load_selected_layers(path, network="gabor_bank") == ("bank",)
+  with pytest.raises(ValueError, match="not 'vgg16'"):
+    selection.load_selected_layers(path)
   loaded = selection.load_report(path)
   assert loaded["params"]["probe"]["stimulus"]["size"] == SIZE
   assert loaded["params"]["scoring"]["ppd"] == 32.0

@@ -35,7 +35,8 @@ def tiny_config():
   d.train_sources = ("photo:astronaut",)
   d.test_sources = ("sample:carphone",)
   d.max_height, d.max_frames = 64, 6
-  d.ladder = [{"codec": "h264", "param": "qp", "values": [37]}, {"codec": "jpeg", "param": "qf", "values": [20]}]
+  d.ladder = [{"codec": "h264", "param": "qp", "values": [37]},
+              {"codec": "jpeg", "param": "qf", "values": [20]}]
   d.patch_size, d.patch_stride, d.patch_jitter, d.frame_step = 32, 24, 4, 2
   d.skip_flat_std = 0.0
   d.num_workers = 0

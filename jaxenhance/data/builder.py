@@ -204,7 +204,8 @@ class JaxenhancePatches(tfds.core.GeneratorBasedBuilder):
   """Co-located (compressed, original) patch pairs of real footage at a codec ladder."""
 
   VERSION = tfds.core.Version(RECORDS_VERSION)
-  RELEASE_NOTES = {RECORDS_VERSION: "Patch pairs with codec/quality/picture-type metadata."}
+  RELEASE_NOTES = {  # noqa: RUF012 (TFDS reads this class attribute)
+      RECORDS_VERSION: "Patch pairs with codec, quality, picture-type metadata."}
   # Where TFDS looks for metadata/checksum files; set, not guessed (its guess needs the
   # optional importlib_resources package for editable installs).
   pkg_dir_path = epath.Path(__file__).parent
@@ -342,9 +343,9 @@ def build(config: Any, workdir: str | os.PathLike, *, num_workers: int | None = 
                          beam=beam_options is not None)
   download_config = None
   if beam_options is not None:
-    from apache_beam.options.pipeline_options import PipelineOptions  # pylint: disable=g-import-not-at-top
+    from apache_beam.options import pipeline_options  # pylint: disable=g-import-not-at-top
     download_config = tfds.download.DownloadConfig(
-        beam_options=PipelineOptions(list(beam_options)))
+        beam_options=pipeline_options.PipelineOptions(list(beam_options)))
   try:
     builder.download_and_prepare(download_config=download_config)
   finally:

@@ -147,9 +147,18 @@ def load_report(report: str | os.PathLike | Mapping[str, Any]) -> dict[str, Any]
   return data
 
 
-def load_selected_layers(report_path: str | os.PathLike) -> tuple[str, ...]:
-  """The selected layer names stored in a report, in the network's order."""
+def load_selected_layers(report_path: str | os.PathLike,
+                         network: str | None = "vgg16") -> tuple[str, ...]:
+  """The selected layer names stored in a report, in the network's order.
+
+  Args:
+    report_path: the JSON report written by the selection CLI.
+    network: the network the caller taps (None: any); a report about another network is refused.
+  """
   report = load_report(report_path)
+  if network is not None and report.get("network") != network:
+    raise ValueError(f"The report {report_path} selects layers of {report.get('network')!r}, "
+                     f"not {network!r}; rerun the selection with selection.network={network!r}.")
   selected = tuple(report["selected_layers"])
   if not selected:
     raise ValueError(f"The report {report_path} selects no layers; rerun the selection.")
