@@ -148,10 +148,11 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
                  jax.devices()[0].platform)
 
     # ---------------------------------------------------------------- input
-    data_dir = builder_lib.data_dir(config, workdir)
-    train_ds = pipeline.make_dataset(config, data_dir, split="train", shuffle=True,
-                                     repeat=True)
-    train_iter = iter(train_ds)
+    # A dry run only compiles: it needs the batch shapes, not the records.
+    if not dry_run:
+      data_dir = builder_lib.data_dir(config, workdir)
+      train_iter = iter(pipeline.make_dataset(config, data_dir, split="train", shuffle=True,
+                                              repeat=True))
 
     # ---------------------------------------------------------------- models and optimizers
     generator, critic = build_models(config, workdir)

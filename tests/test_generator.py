@@ -13,6 +13,11 @@ from jaxenhance import assets
 from jaxenhance.models import generator as gen_lib
 
 
+# Threefry keys take seconds per shape to compile on this CPU (jax 0.10.2, partitionable
+# threefry); the cheap "rbg" generator keeps initialisation fast. Values do not matter here.
+KEY = jax.random.key(0, impl="rbg")
+
+
 def _jpeg_frames(n: int, h: int, w: int, quality: int = 10) -> np.ndarray:
   """n real crops of the astronaut photo, JPEG-compressed with Pillow, float in [0, 1]."""
   photo = assets.sample_photo("astronaut")
@@ -29,42 +34,51 @@ def _count(variables) -> int:
   return int(sum(np.size(x) for x in jax.tree_util.tree_leaves(variables)))
 
 
-@pytest.mark.parametrize("kind", ["residual", "fast"])
-@pytest.mark.parametrize("hw", [(32, 32), (37, 53), (2, 3)])
-def test_shapes_and_identity_at_init(kind, hw):
-  """Output has the input's size (padding cropped back) and, at init, equals the input."""
-  frames = jnp.asarray(_jpeg_frames(2, *hw))
-  g = gen_lib.Generator(kind=kind, width=8, num_scales=2, num_blocks=2)
-  variables = g.init(jax.random.key(0), frames)
-  out = g.apply(variables, frames)
-  assert out.shape == frames.shape and out.dtype == jnp.float32
-  # Zero-initialised output conv: the global residual makes the initial network the identity.
-  np.testing.assert_array_equal(np.asarray(out), np.asarray(frames))
+@pytest.fixture(scope="module", params=["residual", "fast"])
+def small_generator(request):
+  g = gen_lib.Generator(kind=request.param, width=8, num_scales=2, num_blocks=2)
+  return g, jax.jit(g.init)(KEY, jnp.zeros((1, 16, 16, 3)))
+
+
+def test_shapes_and_identity_at_init(small_generator):
+  """Any frame size (padding cropped back); at init the output equals the input exactly."""
+  g, variables = small_generator
+  apply = jax.jit(g.apply)
+  for hw in [(32, 32), (37, 53), (2, 3)]:
+    frames = jnp.asarray(_jpeg_frames(2, *hw))
+    out = apply(variables, frames)
+    assert out.shape == frames.shape and out.dtype == jnp.float32
+    # Zero-initialised output conv + global residual: the initial network is the identity.
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(frames))
 
 
 @pytest.mark.parametrize("kind", ["residual", "fast"])
 def test_temporal_window_predicts_centre_frame(kind):
   frames = jnp.asarray(_jpeg_frames(6, 37, 53).reshape(2, 3, 37, 53, 3))
   g = gen_lib.Generator(kind=kind, width=8, num_scales=2, num_blocks=1, temporal_window=3)
-  variables = g.init(jax.random.key(0), frames)
+  variables = jax.jit(g.init)(KEY, frames)
   # The stem sees the 3 stacked frames: 9 input channels.
   assert variables["params"]["stem"]["kernel"].shape == (3, 3, 9, 8)
-  out = g.apply(variables, frames)
+  apply = jax.jit(g.apply)
+  out = apply(variables, frames)
   assert out.shape == (2, 37, 53, 3)
   np.testing.assert_array_equal(np.asarray(out), np.asarray(frames[:, 1]))
-  # After a perturbation of the weights the other frames do influence the output.
-  noisy = jax.tree_util.tree_map(
-      lambda p: p + 0.05 * jax.random.normal(jax.random.key(1), p.shape), variables)
+  # Once the zero-initialised convs have moved, the neighbouring frames influence the output.
+  leaves, tree = jax.tree_util.tree_flatten(variables)
+  rng = np.random.default_rng(0)
+  noisy = jax.tree_util.tree_unflatten(
+      tree, [x + 0.05 * rng.standard_normal(x.shape, np.float32) for x in leaves])
   changed = frames.at[:, 0].set(1.0 - frames[:, 0])
-  assert not np.allclose(g.apply(noisy, frames), g.apply(noisy, changed))
+  assert not np.allclose(apply(noisy, frames), apply(noisy, changed))
 
 
 def test_record_layout_with_singleton_time_axis():
   """Patch records store lq as [T=1, P, P, 3]: [N, 1, H, W, 3] is accepted for T=1."""
   frames = jnp.asarray(_jpeg_frames(2, 16, 16))
   g = gen_lib.Generator(width=4, num_scales=1, num_blocks=1)
-  variables = g.init(jax.random.key(0), frames)
-  np.testing.assert_array_equal(g.apply(variables, frames[:, None]), g.apply(variables, frames))
+  variables = jax.jit(g.init)(KEY, frames)
+  apply = jax.jit(g.apply)
+  np.testing.assert_array_equal(apply(variables, frames[:, None]), apply(variables, frames))
 
 
 def test_output_clipped_with_straight_through_gradient():
@@ -82,7 +96,7 @@ def test_exact_parameter_count_small_config():
           + conv(3, 8, 4) + conv(3, 4, 4)  # NN upsample + 2 convs
           + conv(3, 4, 3))  # correction
   g = gen_lib.Generator(width=4, num_scales=1, num_blocks=1)
-  shapes = jax.eval_shape(g.init, jax.random.key(0), jnp.zeros((1, 8, 8, 3)))
+  shapes = jax.eval_shape(g.init, KEY, jnp.zeros((1, 8, 8, 3)))
   assert _count(shapes) == want == 2127
 
 
@@ -90,9 +104,9 @@ def test_fast_variant_is_much_smaller_than_residual():
   cfg = ml_collections.ConfigDict(dict(kind="residual", width=64, num_scales=2, num_blocks=8,
                                        temporal_window=1))
   x = jnp.zeros((1, 32, 32, 3))
-  residual = _count(jax.eval_shape(gen_lib.make_generator(cfg).init, jax.random.key(0), x))
+  residual = _count(jax.eval_shape(gen_lib.make_generator(cfg).init, KEY, x))
   cfg.kind, cfg.width = "fast", 32
-  fast = _count(jax.eval_shape(gen_lib.make_generator(cfg).init, jax.random.key(0), x))
+  fast = _count(jax.eval_shape(gen_lib.make_generator(cfg).init, KEY, x))
   assert residual == 10_367_171  # the default config's generator
   assert fast == 1_207_203
   assert fast * 8 < residual
@@ -109,7 +123,7 @@ def test_make_generator_rejects_bad_config():
 def test_bad_input_gets_clear_error():
   g = gen_lib.Generator(width=4, num_scales=1, num_blocks=1, temporal_window=3)
   with pytest.raises(ValueError, match=r"\[N, 3, H, W, 3\]"):
-    g.init(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))
+    g.init(KEY, jnp.zeros((1, 16, 16, 3)))
   g1 = gen_lib.Generator(width=4, num_scales=1, num_blocks=1)
   with pytest.raises(TypeError, match="x / 255"):
-    g1.init(jax.random.key(0), jnp.zeros((1, 16, 16, 3), jnp.uint8))
+    g1.init(KEY, jnp.zeros((1, 16, 16, 3), jnp.uint8))

@@ -166,8 +166,8 @@ def test_records_are_co_located_pairs_of_the_real_round_trip(built):
       assert ex["bits_per_pixel"] == pytest.approx(trip.bits_per_pixel, rel=1e-6)
       assert (ex["codec"], ex["param"], ex["value"]) == (enc.codec, enc.param, enc.value)
   assert {e["picture_type"] for e in by_rung["jpeg_qf20"]} == {"I"}
-  assert by_rung["h264_qp37"][0]["frame_index"] == 0
-  assert by_rung["h264_qp37"][0]["picture_type"] == "I"  # the first frame is a key frame
+  first = [e["picture_type"] for e in by_rung["h264_qp37"] if e["frame_index"] == 0]
+  assert first and set(first) == {"I"}  # the first frame is a key frame
 
 
 def test_splits_are_by_source_clip(built):

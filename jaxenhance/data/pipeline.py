@@ -139,14 +139,41 @@ class RandomCropFlip(grain.transforms.RandomMap):
   def random_map(self, ex: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     p = ex["gt"].shape[0]
     size = min(self.crop_size, p) if self.crop_size > 0 else p
-    y, x = rng.integers(0, p - size + 1, size=2)
-    ex = _crop(ex, int(y), int(x), size)
-    # Views only: batching copies each element once anyway.
-    if self.hflip and rng.random() < 0.5:
-      ex["lq"], ex["gt"] = ex["lq"][:, :, ::-1], ex["gt"][:, ::-1]
-    if self.vflip and rng.random() < 0.5:
+    y, x = (int(v) for v in rng.integers(0, p - size + 1, size=2))
+    hflip = self.hflip and rng.random() < 0.5
+    vflip = self.vflip and rng.random() < 0.5
+    if hflip:
+      ex = _crop_hflip(ex, y, x, size)
+    else:
+      ex = _crop(ex, y, x, size)  # views only: batching copies each element once anyway
+    if vflip:
       ex["lq"], ex["gt"] = ex["lq"][:, ::-1], ex["gt"][::-1]
     return ex
+
+
+def _crop_hflip(ex: dict[str, Any], y: int, x: int, size: int) -> dict[str, Any]:
+  """Crop + horizontal flip as one gather over flattened rows.
+
+  ``a[:, ::-1]`` on uint8 RGB makes numpy copy 3-byte runs one by one (measured ~8x slower than
+  a plain crop); gathering the byte columns of the flipped window in one ``np.take`` is ~2.5x
+  faster than that.
+  """
+  p = ex["gt"].shape[0]
+  cols = _FLIPPED_COLUMNS.get(size)
+  if cols is None:
+    cols = _FLIPPED_COLUMNS.setdefault(
+        size, ((size - 1 - np.arange(size))[:, None] * 3 + np.arange(3)[None]).ravel())
+  cols = cols + 3 * x
+  ex = dict(ex)
+  t = ex["lq"].shape[0]
+  ex["lq"] = np.take(ex["lq"].reshape(t, p, p * 3)[:, y:y + size], cols, axis=2).reshape(
+      t, size, size, 3)
+  ex["gt"] = np.take(ex["gt"].reshape(p, p * 3)[y:y + size], cols, axis=1).reshape(
+      size, size, 3)
+  return ex
+
+
+_FLIPPED_COLUMNS: dict[int, np.ndarray] = {}
 
 
 class CentreCrop(grain.transforms.Map):

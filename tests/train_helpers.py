@@ -1,0 +1,21 @@
+"""A tiny training config and records shared by the trainer tests (real footage, tiny shapes)."""
+
+from pathlib import Path
+
+from jaxenhance.config_loader import load_config
+
+
+def tiny_config(records_dir: Path | str | None = None):
+  c = load_config("quickstart")
+  c.data.update(train_sources=("photo:astronaut",), test_sources=("sample:carphone",),
+                max_height=96, max_frames=6, patch_size=32, patch_stride=32, patch_jitter=0,
+                frame_step=3, crop_size=32, batch_size=8, num_workers=1, preset="ultrafast",
+                ladder=[{"codec": "jpeg", "param": "qf", "values": [10]},
+                        {"codec": "h264", "param": "qp", "values": [40]}])
+  if records_dir is not None:
+    c.data.data_dir = str(records_dir)
+  c.generator.update(width=8, num_scales=1, num_blocks=1)
+  c.critic.update(layers="relu1_2", width=8, proj_channels=4, num_downsamples=2)
+  c.train.update(steps=6, warmup_steps=2, n_critic=2, log_every=2, checkpoint_every=3,
+                 image_summary_every=3, async_checkpoints=True)
+  return c
