@@ -14,7 +14,8 @@ function (they depend on x̂); the real and fake taps can be passed in precomput
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import dm_pix
 import jax
@@ -104,16 +105,18 @@ def wgan_gp_critic_loss(critic: critic_lib.Critic, critic_params: Any, vgg_param
   fake = jax.lax.stop_gradient(fake)
   n = real.shape[0]
   layers = tuple(critic.layers)
+  images = jnp.concatenate([real, fake])
   if real_taps is None and fake_taps is None:
-    real_taps, fake_taps = critic_lib.split_taps(
-        critic_lib.critic_features(vgg_params, jnp.concatenate([real, fake]), layers), n)
-  if real_taps is None:
-    real_taps = critic_lib.critic_features(vgg_params, real, layers)
-  if fake_taps is None:
-    fake_taps = critic_lib.critic_features(vgg_params, fake, layers)
-  both = {k: jnp.concatenate([real_taps[k], fake_taps[k]]) for k in layers}
-  scores = critic.apply(critic_params, jnp.concatenate([real, fake]), both, masks)
-  score_fn = lambda x: critic_lib.critic_scores(critic, critic_params, vgg_params, x, masks)  # noqa: E731
+    both = critic_lib.critic_features(vgg_params, images, layers)  # one VGG pass
+  else:
+    if real_taps is None:
+      real_taps = critic_lib.critic_features(vgg_params, real, layers)
+    if fake_taps is None:
+      fake_taps = critic_lib.critic_features(vgg_params, fake, layers)
+    both = {k: jnp.concatenate([real_taps[k], fake_taps[k]]) for k in layers}
+  # One head pass over real ++ fake: the critic scores each sample independently.
+  scores = critic.apply(critic_params, images, both, masks)
+  score_fn = lambda x: critic_lib.critic_scores(critic, critic_params, vgg_params, x, masks)
   gp, norms = gradient_penalty(score_fn, real, fake, rng)
   loss, metrics = wgan_critic_loss(scores[:n], scores[n:], gp, gp_weight)
   metrics["grad_norm"] = jnp.mean(norms)

@@ -70,8 +70,8 @@ def summarize(builder: builder_lib.JaxenhancePatches, seconds: float) -> dict[st
         "encoder (summed over jobs)": round(encode, 2),
         "cut patches (summed over jobs)": round(sum(s.cut_seconds for s in stats), 2),
         "tfds serialize (writer process)": round(sum(s.write_seconds for s in stats), 2),
-        "encoded_bytes": sum(sum(s.encoded_bytes.values()) for s in stats),
     }
+    summary["encoded_bytes"] = sum(sum(s.encoded_bytes.values()) for s in stats)
   return summary
 
 

@@ -31,11 +31,17 @@ from jaxenhance.models import critic as critic_lib
 from jaxenhance.models import generator as generator_lib
 from jaxenhance.models import vgg
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Training config.", lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Work directory (checkpoints, logs, records).")
-_DRY_RUN = flags.DEFINE_bool("dry_run", False, "Compile the steps, print memory/FLOPs, exit.")
-_OVERWRITE = flags.DEFINE_bool("overwrite", False,
-                               "Delete checkpoints of a different config in --workdir.")
+_FLAGS: dict[str, Any] = {}
+
+
+def _define_flags() -> None:
+  """Flags exist only when this module is the program (``jaxenhance.run`` imports it)."""
+  _FLAGS.update(
+      config=config_flags.DEFINE_config_file("config", None, "Training config."),
+      workdir=flags.DEFINE_string("workdir", None, "Work directory (checkpoints, logs)."),
+      dry_run=flags.DEFINE_bool("dry_run", False, "Compile the steps, print memory/FLOPs, exit."),
+      overwrite=flags.DEFINE_bool("overwrite", False,
+                                  "Delete checkpoints of a different config in --workdir."))
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -181,11 +187,14 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
     batch_spec = pipeline.batch_spec(config)
     abstract_batch = {k: jax.ShapeDtypeStruct(shape, dtype, sharding=batch_sharding)
                       for k, (shape, dtype) in batch_spec.items()}
-    costs = {}
+    # Compiled ahead of time, once: the executables are what the loop calls, and their cost
+    # analysis gives the FLOPs per step (for FLOP/s and MFU) and the memory (for --dry_run).
+    costs, compiled = {}, {}
     for name, fn in (("pretrain", pretrain_step), ("adversarial", adversarial_step)):
-      compiled = fn.lower(abstract, abstract_batch, vgg_params).compile()
-      costs[name] = compiled_cost(compiled)
+      compiled[name] = fn.lower(abstract, abstract_batch, vgg_params).compile()
+      costs[name] = compiled_cost(compiled[name])
       logging.info("%s step: %s", name, costs[name])
+    pretrain_step, adversarial_step = compiled["pretrain"], compiled["adversarial"]
     if dry_run:
       print(json.dumps({"devices": mesh.size, "platform": jax.devices()[0].platform,
                         "per_device": costs}, indent=1))
@@ -260,8 +269,7 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
       writer.flush()
     summary.update(last_step=int(jax.device_get(state["step"])), metrics=last_metrics)
     if jax.process_index() == 0:
-      export.save_generator(workdir / "export", config.generator, state["g_params"]["params"]
-                            if "params" in state["g_params"] else state["g_params"],
+      export.save_generator(workdir / "export", config.generator, state["g_params"],
                             {"step": summary["last_step"], "metrics": last_metrics,
                              "critic_layers": list(getattr(critic, "layers", ())),
                              "train_sources": list(config.data.train_sources)})
@@ -290,15 +298,17 @@ def run_stage(config: Any, workdir: Path) -> dict:
 
 def main(argv: list[str]) -> None:
   del argv
-  if _WORKDIR.value is None:
+  if _FLAGS["workdir"].value is None:
     raise app.UsageError("--workdir is required")
-  summary = train_and_evaluate(_CONFIG.value, _WORKDIR.value, dry_run=_DRY_RUN.value,
-                               overwrite=_OVERWRITE.value)
+  summary = train_and_evaluate(_FLAGS["config"].value, _FLAGS["workdir"].value,
+                               dry_run=_FLAGS["dry_run"].value,
+                               overwrite=_FLAGS["overwrite"].value)
   summary.pop("state", None)
   summary.pop("models", None)
   print(json.dumps(summary, indent=1, default=str))
 
 
 if __name__ == "__main__":
+  _define_flags()
   flags.mark_flags_as_required(["config"])
   app.run(main)

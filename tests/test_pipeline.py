@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jaxenhance.data import builder, pipeline
+from jaxenhance.data import builder, pipeline, records
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,13 +64,15 @@ def test_random_crops_and_flips_keep_lq_and_gt_aligned(built):
   config, data_dir = built
   path = pipeline.dataset_dir(config, data_dir)
   source = pipeline.data_source(path, "train")
-  parse, augment = pipeline.ParseRecord(), pipeline.RandomCropFlip(20, hflip=True, vflip=True)
-  rng = np.random.default_rng(0)
+  recs = [source[i] for i in range(0, len(source), max(1, len(source) // 12))]
+  batch = pipeline.RandomBatch(20, hflip=True, vflip=True).random_map(
+      recs, np.random.default_rng(0))
+  assert batch["gt"].shape == (len(recs), 20, 20, 3)
+  assert batch["lq"].shape == (len(recs), 3, 20, 20, 3)
   flips = set()
-  for i in range(0, len(source), max(1, len(source) // 12)):
-    full = parse.map(source[i])
-    out = augment.random_map(dict(full), rng)
-    assert out["gt"].shape == (20, 20, 3) and out["lq"].shape == (3, 20, 20, 3)
+  for i, rec in enumerate(recs):
+    full = records.parse_record(rec)
+    assert batch["value"][i] == full["value"]
     # Find the crop and flip that produce gt; lq must have had exactly the same.
     found = False
     for hf in (False, True):
@@ -82,8 +84,8 @@ def test_random_crops_and_flips_keep_lq_and_gt_aligned(built):
           g, l = g[::-1], l[:, ::-1]
         for y in range(13):
           for x in range(13):
-            if np.array_equal(g[y:y + 20, x:x + 20], out["gt"]):
-              np.testing.assert_array_equal(l[:, y:y + 20, x:x + 20], out["lq"])
+            if np.array_equal(g[y:y + 20, x:x + 20], batch["gt"][i]):
+              np.testing.assert_array_equal(l[:, y:y + 20, x:x + 20], batch["lq"][i])
               found = True
               flips.add((hf, vf))
     assert found

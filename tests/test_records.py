@@ -84,6 +84,15 @@ def test_positions_are_seeded_in_bounds_and_cover_the_frame():
   assert grid[:, 1].max() == h - 32 and grid[:, 2].max() == w - 32
 
 
+def test_jittered_positions_never_repeat_a_patch():
+  clip = _clip()  # 72 x 88: with 64-pixel patches the grid points lie 8 and 24 pixels apart
+  settings = records.PatchSettings(patch_size=64, stride=48, jitter=8, skip_flat_std=0,
+                                   frame_step=1)
+  pos = records.patch_positions(clip.frames, clip.source_id, settings)
+  assert len(np.unique(pos, axis=0)) == len(pos)
+  assert len(pos) < 6 * 4  # some jittered points coincided and were kept once
+
+
 def test_flat_patches_are_skipped():
   clip = _clip()
   frames = clip.frames.copy()
@@ -124,10 +133,15 @@ def test_clip_shorter_than_the_temporal_window_is_refused():
                                                                                patch_size=32))
 
 
-def test_frames_smaller_than_a_patch_are_refused():
+def test_frames_smaller_than_a_patch_are_refused(tmp_path):
   clip = _clip()  # 72 x 88 after the 2x downscale
   with pytest.raises(records.RecordError, match="88x72 but data.patch_size is 96"):
     records.patch_positions(clip.frames, clip.source_id, records.PatchSettings(patch_size=96))
+  config = tiny_config()  # the same through a build: refused, and nothing left that loads
+  config.data.patch_size = 80
+  with pytest.raises(records.RecordError, match="'photo:astronaut'.*64x64 but data.patch_size"):
+    builder.build_dataset(config, tmp_path)
+  assert not list(tmp_path.rglob("dataset_info.json"))
 
 
 def test_bad_settings_are_refused():

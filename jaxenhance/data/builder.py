@@ -144,6 +144,9 @@ class SplitStats:
 class PatchesConfig(tfds.core.BuilderConfig):
   spec: RecordSpec | None = None
 
+  def __repr__(self) -> str:  # TFDS logs the config; the settings are in dataset_info.json
+    return f"PatchesConfig({self.name})"
+
 
 def features(temporal_window: int, patch_size: int) -> tfds.features.FeaturesDict:
   """The TFDS features of one example (pixels stored as raw bytes: see ``records.py``)."""

@@ -6,10 +6,14 @@ Training (``make_dataset(config, data_dir, split="train", shuffle=True, repeat=T
     -> MapDataset.source -> shuffle(seed) -> repeat()      (each epoch reshuffled, seeded)
        [or, with data.codec_weights: one shuffled+repeated dataset per codec/rung, mixed by weight]
     -> [process_index::process_count]                      (disjoint per-process shard)
-    -> map(parse)                                          (protobuf parse + np.frombuffer)
-    -> random_map(random crop to data.crop_size, flips)    (seeded per element)
-    -> batch(global batch / process_count, drop_remainder)
+    -> batch(global batch / process_count, drop_remainder) (lists of serialized records)
+    -> random_map(RandomBatch)                             (seeded per batch: parse each record,
+                                                            random crop to data.crop_size and
+                                                            flips, written into the batch arrays)
     -> to_iter_dataset(ReadOptions(threads, prefetch))     [-> mp_prefetch(worker processes)]
+
+Parsing and augmenting once per batch rather than per example keeps Grain's per-element
+bookkeeping (statistics, RNG set-up, pytree stacking) off the hot path.
 
 ``iter(dataset)`` is a Grain ``DatasetIterator``: ``get_state()``/``set_state()`` (or
 ``grain.checkpoint.CheckpointSave/Restore`` inside an Orbax checkpoint) resume at exactly the next
@@ -18,12 +22,13 @@ and pads the last batch to full size with ``mask`` = False on the padding, so ev
 shape (one compilation) and nothing is dropped.
 
 Why raw records: TFDS's data source can decode the examples itself (``builder.as_data_source``
-gives dicts of arrays), but its generic decoding costs ~0.35 ms per example; reading the same
+gives dicts of arrays), but its generic decoding costs ~0.33 ms per example; reading the same
 shards with ``DeserializeMethod.RAW_BYTES`` and parsing them in ``records.parse_record`` (one
-protobuf parse, ``np.frombuffer`` views) is several times cheaper. Measured numbers are in
-``benchmarks/data_pipeline.py``. On 2 cores one process with no worker processes is fastest;
+protobuf parse, ``np.frombuffer`` views) takes ~0.04 ms. Measured numbers and where the time
+goes: ``benchmarks/data_pipeline.py``. On 2 cores one process without worker processes is
+fastest (``data.grain_threads`` = 1 keeps one background reader so input overlaps the step);
 ``data.grain_workers > 0`` enables ``mp_prefetch`` for machines with cores to spare (worker
-processes need absl flags parsed: run under ``absl.app.run``).
+processes need absl flags parsed; outside ``absl.app.run`` they are marked parsed).
 
 Batches hold uint8 pixels (``lq`` [B, T, C, C, 3], ``gt`` [B, C, C, 3]; the model converts on the
 device, so the host->device copy is 4x smaller than float32) and per-example metadata: ``codec``
@@ -47,6 +52,7 @@ import grain
 import jax
 import numpy as np
 import tensorflow_datasets as tfds
+from absl import flags, logging
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxenhance import codecs
@@ -106,100 +112,106 @@ class _Subset:
 
 
 # ---------------------------------------------------------------------------------------------
-# Per-element transforms (classes, so worker processes can pickle them).
+# Batch assembly: serialized records -> one batch, in one transform per batch.
 # ---------------------------------------------------------------------------------------------
 
-class ParseRecord(grain.transforms.Map):
-  """Serialized record -> dict of ``lq``, ``gt`` and numeric metadata."""
-
-  def map(self, record: bytes) -> dict[str, Any]:
-    ex = records.parse_record(record)
-    return {
-        "lq": ex["lq"], "gt": ex["gt"],
-        "codec": np.int32(_CODEC_IDS.get(ex["codec"], -1)),
-        "value": np.int32(ex["value"]),
-        "picture_type": np.int32(_PICTURE_IDS.get(ex["picture_type"], -1)),
-        "bits_per_pixel": np.float32(ex["bits_per_pixel"]),
-    }
-
-
-def _crop(ex: dict[str, Any], y: int, x: int, size: int) -> dict[str, Any]:
-  ex = dict(ex)
-  ex["lq"] = ex["lq"][:, y:y + size, x:x + size]
-  ex["gt"] = ex["gt"][y:y + size, x:x + size]
-  return ex
-
-
-class RandomCropFlip(grain.transforms.RandomMap):
-  """The same random ``crop_size`` window of lq (every frame) and gt, then random flips."""
-
-  def __init__(self, crop_size: int, hflip: bool = True, vflip: bool = False):
-    self.crop_size, self.hflip, self.vflip = int(crop_size), hflip, vflip
-
-  def random_map(self, ex: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-    p = ex["gt"].shape[0]
-    size = min(self.crop_size, p) if self.crop_size > 0 else p
-    y, x = (int(v) for v in rng.integers(0, p - size + 1, size=2))
-    hflip = self.hflip and rng.random() < 0.5
-    vflip = self.vflip and rng.random() < 0.5
-    if hflip:
-      ex = _crop_hflip(ex, y, x, size)
-    else:
-      ex = _crop(ex, y, x, size)  # views only: batching copies each element once anyway
-    if vflip:
-      ex["lq"], ex["gt"] = ex["lq"][:, ::-1], ex["gt"][::-1]
-    return ex
-
-
-def _crop_hflip(ex: dict[str, Any], y: int, x: int, size: int) -> dict[str, Any]:
-  """Crop + horizontal flip as one gather over flattened rows.
-
-  ``a[:, ::-1]`` on uint8 RGB makes numpy copy 3-byte runs one by one (measured ~8x slower than
-  a plain crop); gathering the byte columns of the flipped window in one ``np.take`` is ~2.5x
-  faster than that.
-  """
-  p = ex["gt"].shape[0]
+def _flipped_columns(size: int) -> np.ndarray:
+  """Byte columns of a horizontally flipped ``size``-wide RGB window (offset by 3 * x)."""
   cols = _FLIPPED_COLUMNS.get(size)
   if cols is None:
-    cols = _FLIPPED_COLUMNS.setdefault(
-        size, ((size - 1 - np.arange(size))[:, None] * 3 + np.arange(3)[None]).ravel())
-  cols = cols + 3 * x
-  ex = dict(ex)
-  t = ex["lq"].shape[0]
-  ex["lq"] = np.take(ex["lq"].reshape(t, p, p * 3)[:, y:y + size], cols, axis=2).reshape(
-      t, size, size, 3)
-  ex["gt"] = np.take(ex["gt"].reshape(p, p * 3)[y:y + size], cols, axis=1).reshape(
-      size, size, 3)
-  return ex
+    cols = ((size - 1 - np.arange(size))[:, None] * 3 + np.arange(3)[None]).ravel()
+    _FLIPPED_COLUMNS[size] = cols
+  return cols
 
 
 _FLIPPED_COLUMNS: dict[int, np.ndarray] = {}
 
 
-class CentreCrop(grain.transforms.Map):
+def assemble_batch(recs: Sequence[bytes], ys: np.ndarray, xs: np.ndarray, crop_size: int,
+                   hflip: np.ndarray | None = None, vflip: np.ndarray | None = None,
+                   batch_size: int | None = None) -> dict[str, np.ndarray]:
+  """Parses ``recs`` and writes their crops straight into the batch arrays.
 
-  def __init__(self, crop_size: int):
-    self.crop_size = int(crop_size)
+  Args:
+    recs: serialized records (``records.parse_record``).
+    ys, xs: top-left corner of each crop in its patch.
+    crop_size: crop side C (<= 0 or >= P: the whole patch).
+    hflip, vflip: per-record booleans.
+    batch_size: pad to this many rows and add ``mask`` (False on padding); None: no padding.
 
-  def map(self, ex: dict[str, Any]) -> dict[str, Any]:
-    p = ex["gt"].shape[0]
-    size = min(self.crop_size, p) if self.crop_size > 0 else p
-    return _crop(ex, (p - size) // 2, (p - size) // 2, size)
+  Returns:
+    ``lq`` uint8 [B, T, C, C, 3], ``gt`` uint8 [B, C, C, 3] and the ``METADATA`` fields.
+  """
+  # One record at a time: parse, copy its crop, let it go. (Parsing a whole batch first holds
+  # ~100 kB per record at once, which measured ~2x slower: the allocator keeps returning and
+  # re-faulting that memory, and none of it stays in cache.)
+  first = records.parse_record(recs[0])
+  n = len(recs)
+  rows = n if batch_size is None else int(batch_size)
+  t, p = first["lq"].shape[:2]
+  c = min(crop_size, p) if crop_size > 0 else p
+  lq = np.zeros((rows, t, c, c, 3), np.uint8)
+  gt = np.zeros((rows, c, c, 3), np.uint8)
+  meta = {"codec": np.zeros(rows, np.int32), "value": np.zeros(rows, np.int32),
+          "picture_type": np.zeros(rows, np.int32),
+          "bits_per_pixel": np.zeros(rows, np.float32)}
+  for i, rec in enumerate(recs):
+    ex = first if i == 0 else records.parse_record(rec)
+    if ex["gt"].shape[0] != p or ex["lq"].shape[0] != t:
+      raise PipelineError("records of different patch sizes or windows in one dataset.")
+    y, x = int(ys[i]), int(xs[i])
+    src_lq = ex["lq"].reshape(t, p, p * 3)[:, y:y + c]
+    src_gt = ex["gt"].reshape(p, p * 3)[y:y + c]
+    if vflip is not None and vflip[i]:
+      src_lq, src_gt = src_lq[:, ::-1], src_gt[::-1]
+    if hflip is not None and hflip[i]:
+      # ``a[:, ::-1]`` on uint8 RGB copies 3-byte runs one by one (~8x slower than a crop);
+      # one gather of the flipped window's byte columns (unbuffered: mode="clip") is faster.
+      cols = _flipped_columns(c) + 3 * x
+      np.take(src_lq, cols, axis=2, out=lq[i].reshape(t, c, c * 3), mode="clip")
+      np.take(src_gt, cols, axis=1, out=gt[i].reshape(c, c * 3), mode="clip")
+    else:
+      lq[i].reshape(t, c, c * 3)[:] = src_lq[:, :, 3 * x:3 * (x + c)]
+      gt[i].reshape(c, c * 3)[:] = src_gt[:, 3 * x:3 * (x + c)]
+    meta["codec"][i] = _CODEC_IDS.get(ex["codec"], -1)
+    meta["value"][i] = ex["value"]
+    meta["picture_type"][i] = _PICTURE_IDS.get(ex["picture_type"], -1)
+    meta["bits_per_pixel"][i] = ex["bits_per_pixel"]
+  out = {"lq": lq, "gt": gt, **meta}
+  if batch_size is not None:
+    out["mask"] = np.arange(rows) < n
+  return out
 
 
-class PadBatch(grain.transforms.Map):
-  """Pads a (last, short) batch to ``batch_size`` and adds ``mask`` (False on padding)."""
+def _patch_size(record: bytes) -> int:
+  return records.parse_record(record, metadata=False)["gt"].shape[0]
 
-  def __init__(self, batch_size: int):
-    self.batch_size = int(batch_size)
 
-  def map(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    n = len(batch["gt"])
-    pad = self.batch_size - n
-    out = {k: np.concatenate([v, np.zeros((pad, *v.shape[1:]), v.dtype)]) if pad else v
-           for k, v in batch.items()}
-    out["mask"] = np.arange(self.batch_size) < n
-    return out
+class RandomBatch(grain.transforms.RandomMap):
+  """Records -> training batch: the same random crop of lq (every frame) and gt, random flips."""
+
+  def __init__(self, crop_size: int, hflip: bool = True, vflip: bool = False):
+    self.crop_size, self.hflip, self.vflip = int(crop_size), bool(hflip), bool(vflip)
+
+  def random_map(self, recs: Sequence[bytes], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    n, p = len(recs), _patch_size(recs[0])
+    c = min(self.crop_size, p) if self.crop_size > 0 else p
+    ys, xs = rng.integers(0, p - c + 1, size=(2, n))
+    flips = rng.random((2, n)) < 0.5
+    return assemble_batch(recs, ys, xs, c, flips[0] & self.hflip, flips[1] & self.vflip)
+
+
+class CentreBatch(grain.transforms.Map):
+  """Records -> evaluation batch: centre crops, padded to ``batch_size`` with ``mask``."""
+
+  def __init__(self, crop_size: int, batch_size: int):
+    self.crop_size, self.batch_size = int(crop_size), int(batch_size)
+
+  def map(self, recs: Sequence[bytes]) -> dict[str, np.ndarray]:
+    n, p = len(recs), _patch_size(recs[0])
+    c = min(self.crop_size, p) if self.crop_size > 0 else p
+    offset = np.full(n, (p - c) // 2)
+    return assemble_batch(recs, offset, offset, c, batch_size=self.batch_size)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -286,19 +298,24 @@ def make_dataset(
     if repeat:
       ds = ds.repeat()
   ds = ds[index::count]
-  ds = ds.map(ParseRecord())
+  # Batch the serialized records, then parse + crop + flip once per batch: Grain's per-element
+  # overhead (stats, RNG, tree ops) is paid per batch instead of per example.
+  ds = ds.batch(batch_size, drop_remainder=shuffle, batch_fn=list)
   if shuffle:
-    ds = ds.random_map(RandomCropFlip(crop, bool(data.get("hflip", True)),
-                                      bool(data.get("vflip", False))), seed=seed)
-    ds = ds.batch(batch_size, drop_remainder=True)
+    ds = ds.random_map(RandomBatch(crop, bool(data.get("hflip", True)),
+                                   bool(data.get("vflip", False))), seed=seed)
   else:
-    ds = ds.map(CentreCrop(crop)).batch(batch_size, drop_remainder=False)
-    ds = ds.map(PadBatch(batch_size))
+    ds = ds.map(CentreBatch(crop, batch_size))
   options = grain.ReadOptions(num_threads=int(data.get("grain_threads", 1)),
                               prefetch_buffer_size=int(data.get("prefetch", 2)))
   iter_ds = ds.to_iter_dataset(options)
   workers = int(data.get("grain_workers", 0))
   if workers > 0:
+    if not flags.FLAGS.is_parsed():
+      # Grain's worker processes read absl flags; outside absl.app.run (notebooks, tests) mark
+      # them parsed so the defaults apply instead of failing inside a worker.
+      logging.info("absl flags not parsed: marking them parsed for Grain's worker processes.")
+      flags.FLAGS.mark_as_parsed()
     iter_ds = iter_ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers))
   return iter_ds
 

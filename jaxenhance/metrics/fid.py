@@ -4,8 +4,8 @@
   on the host (Chan et al.'s pairwise update, so batch order and size do not matter), and saves
   them to ``.npz`` with provenance metadata so a reference set's statistics are computed once.
 * :func:`frechet_distance` computes ``|mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr sqrt(S1^½ S2 S1^½)``
-  from symmetric eigendecompositions (``eigh``), not a general ``sqrtm``; negative round-off
-  eigenvalues are clipped to zero and reported in the returned info dict.
+  from the eigenvalues of a symmetric product (``eigvalsh``), not a general ``sqrtm``; negative
+  round-off eigenvalues are clipped to zero and reported in the returned info dict.
 * :func:`kid` is the unbiased MMD² with the cubic polynomial kernel ``(x·y/d + 1)^3`` over seeded
   random subsets (100 subsets of 1000 by default; smaller subsets when there are fewer samples),
   drawn exactly as torch-fidelity draws them (``np.random.RandomState(seed).choice``), so the
@@ -21,8 +21,9 @@ import json
 import os
 import tempfile
 import warnings
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -112,7 +113,7 @@ class FeatureStats:
     """
     self._require_samples(2)
     meta = {**self.metadata, **provenance,
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat()}
+            "created": datetime.datetime.now(datetime.UTC).isoformat()}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz.tmp", delete=False) as tmp:
@@ -121,7 +122,7 @@ class FeatureStats:
     os.replace(tmp.name, path)
 
   @classmethod
-  def load(cls, path: str | os.PathLike) -> "FeatureStats":
+  def load(cls, path: str | os.PathLike) -> FeatureStats:
     """Reads statistics written by :meth:`save` (no pickles are loaded)."""
     try:
       with np.load(path, allow_pickle=False) as npz:
@@ -138,21 +139,30 @@ class FeatureStats:
     return stats
 
 
-def _sym_sqrt(matrix: np.ndarray) -> tuple[np.ndarray, int, float]:
-  """Square root of a symmetric PSD matrix; returns (root, #negative eigenvalues, most negative)."""
-  eigvals, eigvecs = np.linalg.eigh(matrix)
-  negative = eigvals < 0
-  root = (eigvecs * np.sqrt(np.where(negative, 0.0, eigvals))) @ eigvecs.T
-  return root, int(negative.sum()), float(min(eigvals.min(), 0.0))
+def _left_factor(sigma: np.ndarray) -> tuple[np.ndarray, str, int, float]:
+  """F with F Fᵀ = sigma: Cholesky when sigma is positive definite, else V·sqrt(max(λ, 0)).
+
+  Returns (F, method, #negative eigenvalues clipped, most negative eigenvalue).
+  """
+  try:
+    return np.linalg.cholesky(sigma), "cholesky", 0, 0.0
+  except np.linalg.LinAlgError:  # singular (fewer samples than dims) or round-off negative
+    eigvals, eigvecs = np.linalg.eigh(sigma)
+    negative = eigvals < 0
+    factor = eigvecs * np.sqrt(np.where(negative, 0.0, eigvals))
+    return factor, "eigh", int(negative.sum()), float(min(eigvals.min(), 0.0))
 
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
                      sigma2: np.ndarray) -> tuple[float, dict[str, Any]]:
   """Fréchet distance between Gaussians N(mu1, sigma1) and N(mu2, sigma2), in float64.
 
-  ``tr sqrt(S1 S2)`` equals ``tr sqrt(S1^½ S2 S1^½)`` (same eigenvalues), and the latter is a
-  symmetric PSD matrix, so both roots come from ``eigh``. Round-off makes some eigenvalues of
-  (near-)singular covariances slightly negative; they are clipped to zero and reported.
+  ``tr sqrt(S1 S2)`` is the sum of the square roots of the eigenvalues of ``S1 S2``, which are
+  those of the symmetric PSD matrix ``Fᵀ S2 F`` for any ``F Fᵀ = S1`` (``F = S1^½`` gives the
+  textbook ``S1^½ S2 S1^½``). ``F`` is the Cholesky factor when ``S1`` is positive definite
+  (cheapest) and ``V sqrt(Λ)`` from ``eigh`` otherwise; the eigenvalues come from ``eigvalsh``.
+  Round-off makes some eigenvalues of (near-)singular covariances slightly negative; they are
+  clipped to zero and reported.
 
   Returns:
     (distance, info) where info has the squared mean distance, the trace term and the number and
@@ -169,8 +179,9 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
   for name, value in (("mu1", mu1), ("sigma1", sigma1), ("mu2", mu2), ("sigma2", sigma2)):
     if not np.all(np.isfinite(value)):
       raise ValueError(f"{name} contains NaN or Inf")
-  root1, neg1, min1 = _sym_sqrt((sigma1 + sigma1.T) / 2)
-  product = root1 @ sigma2 @ root1
+  factor, method, neg1, min1 = _left_factor((sigma1 + sigma1.T) / 2)
+  # Fᵀ S2 F is symmetric PSD and similar to S1^½ S2 S1^½ (both have the eigenvalues of S1 S2).
+  product = factor.T @ sigma2 @ factor
   eigvals = np.linalg.eigvalsh((product + product.T) / 2)
   negative = eigvals < 0
   tr_covmean = float(np.sum(np.sqrt(np.where(negative, 0.0, eigvals))))
@@ -180,6 +191,7 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
   info = {
       "mean_term": mean_term,
       "trace_sqrt_product": tr_covmean,
+      "factorisation": method,
       "clipped_eigenvalues_sigma1": neg1,
       "min_eigenvalue_sigma1": min1,
       "clipped_eigenvalues_product": int(negative.sum()),
@@ -309,5 +321,12 @@ def features_from_images(extract_fn: Callable[[jax.Array], jax.Array],
   return stats
 
 
-__all__ = ["FeatureStats", "frechet_distance", "fid_from_stats", "fid_from_features", "kid",
-           "features_from_images", "KID_SEED"]
+__all__ = [
+  "KID_SEED",
+  "FeatureStats",
+  "features_from_images",
+  "fid_from_features",
+  "fid_from_stats",
+  "frechet_distance",
+  "kid",
+]

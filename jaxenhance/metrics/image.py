@@ -189,4 +189,4 @@ def psnr_b(reference: jax.Array, test: jax.Array, max_val: float = 1.0,
   return _psnr_b(reference, test, float(max_val), int(block))
 
 
-__all__ = ["psnr", "psnr_y", "ssim", "ms_ssim", "psnr_b", "rgb_to_y", "MS_SSIM_WEIGHTS"]
+__all__ = ["MS_SSIM_WEIGHTS", "ms_ssim", "psnr", "psnr_b", "psnr_y", "rgb_to_y", "ssim"]

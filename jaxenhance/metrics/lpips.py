@@ -80,4 +80,4 @@ def lpips(params: dict, a: jax.Array, b: jax.Array) -> jax.Array:
   return _lpips(params, a.astype(jnp.float32), b.astype(jnp.float32))
 
 
-__all__ = ["lpips", "load_params", "TAPS"]
+__all__ = ["TAPS", "load_params", "lpips"]

@@ -80,18 +80,26 @@ def _mscn(img: jax.Array, window: jax.Array) -> jax.Array:
   and there is no cancellation of large ``E[x²] - mu²`` terms in float32.
   """
   k = window.shape[0]
-  padded = jnp.pad(img, k // 2, mode="edge")[None, None]
-  patches = jax.lax.conv_general_dilated_patches(
-      padded, (k, k), (1, 1), "VALID", precision=_HIGHEST)[0]  # [k*k, H, W]
-  diff = patches - img[None]
-  weights = window.reshape(-1, 1, 1)
-  offset = jnp.sum(weights * diff, axis=0)  # mu - x
-  var = jnp.maximum(jnp.sum(weights * diff * diff, axis=0) - offset**2, 0.0)
+  h, w = img.shape
+  padded = jnp.pad(img, k // 2, mode="edge")
+  offset = jnp.zeros_like(img)  # mu - x
+  second = jnp.zeros_like(img)  # Σ w d²
+  for i in range(k):
+    for j in range(k):
+      d = jax.lax.dynamic_slice(padded, (i, j), (h, w)) - img
+      offset = offset + window[i, j] * d
+      second = second + window[i, j] * d * d
+  var = jnp.maximum(second - offset**2, 0.0)
   return -offset / (jnp.sqrt(var) + 1.0)
 
 
 def _aggd(x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-  """AGGD fit per row of ``x`` [B, n]: (shape alpha, beta_l, beta_r, table index)."""
+  """AGGD fit per row of ``x`` [B, n]: (shape alpha, beta_l, beta_r, grid index).
+
+  basicsr takes the grid shape whose moment ratio is nearest (argmin of squared distance, first
+  on ties) to the sample's; the ratio is increasing on the grid, so a binary search finds it.
+  A NaN ratio (a block with no negative or no positive value) gives index 0, as ``np.argmin``.
+  """
   neg, pos = x < 0, x > 0
   sq = x * x
   left_std = jnp.sqrt(jnp.sum(sq * neg, axis=1) / jnp.sum(neg, axis=1))
@@ -100,7 +108,10 @@ def _aggd(x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
   rhat = jnp.mean(jnp.abs(x), axis=1) ** 2 / jnp.mean(sq, axis=1)
   rhatnorm = rhat * (g**3 + 1) * (g + 1) / (g**2 + 1) ** 2
   r_gam = jnp.asarray(_R_GAM, x.dtype)
-  idx = jnp.argmin((r_gam[None, :] - rhatnorm[:, None]) ** 2, axis=1)
+  upper = jnp.clip(jnp.searchsorted(r_gam, rhatnorm), 1, r_gam.shape[0] - 1)
+  lower = upper - 1
+  idx = jnp.where((r_gam[lower] - rhatnorm) ** 2 <= (r_gam[upper] - rhatnorm) ** 2, lower, upper)
+  idx = jnp.where(jnp.isnan(rhatnorm), 0, idx)
   scale = jnp.asarray(_SCALE_OF_STD, x.dtype)[idx]
   return jnp.asarray(_GAM, x.dtype)[idx], left_std * scale, right_std * scale, idx
 
@@ -108,13 +119,14 @@ def _aggd(x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
 def _block_features(blocks: jax.Array) -> jax.Array:
   """The 18 NIQE features of each block ``[B, h, w]`` -> ``[B, 18]``."""
   b = blocks.shape[0]
-  alpha, beta_l, beta_r, _ = _aggd(blocks.reshape(b, -1))
-  feats = [alpha, (beta_l + beta_r) / 2]
-  for shift in _SHIFTS:
-    product = blocks * jnp.roll(blocks, shift, axis=(1, 2))
-    alpha, beta_l, beta_r, idx = _aggd(product.reshape(b, -1))
-    mean = (beta_r - beta_l) * jnp.asarray(_MEAN_FACTOR, blocks.dtype)[idx]
-    feats += [alpha, mean, beta_l, beta_r]
+  products = [blocks * jnp.roll(blocks, shift, axis=(1, 2)) for shift in _SHIFTS]
+  # One AGGD fit over the coefficients and their four neighbour products: [5 * B, h * w].
+  alpha, beta_l, beta_r, idx = _aggd(jnp.concatenate([blocks, *products]).reshape(5 * b, -1))
+  alpha, beta_l, beta_r, idx = (v.reshape(5, b) for v in (alpha, beta_l, beta_r, idx))
+  mean = (beta_r - beta_l) * jnp.asarray(_MEAN_FACTOR, blocks.dtype)[idx]
+  feats = [alpha[0], (beta_l[0] + beta_r[0]) / 2]
+  for k in range(1, 5):
+    feats += [alpha[k], mean[k], beta_l[k], beta_r[k]]
   return jnp.stack(feats, axis=1)
 
 
@@ -126,18 +138,36 @@ def _to_blocks(img: jax.Array, size: int) -> jax.Array:
 
 
 @jax.jit
-def _features(luma: jax.Array, window: jax.Array, resize_h: jax.Array,
-              resize_w: jax.Array) -> jax.Array:
-  """NIQE features ``[blocks, 36]`` of one rounded 0-255 luma image cropped to whole blocks."""
-  per_scale = []
+def _normalised_blocks(luma: jax.Array, window: jax.Array, resize_h: jax.Array,
+                       resize_w: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """MSCN blocks at both scales, ``[B', 96, 96]`` and ``[B', 48, 48]``, B' padded to _CHUNK."""
+  out = []
   img = luma
   for scale in (1, 2):
-    norm = _mscn(img, window)
-    per_scale.append(_block_features(_to_blocks(norm, BLOCK // scale)))
+    blocks = _to_blocks(_mscn(img, window), BLOCK // scale)
+    pad = -blocks.shape[0] % _CHUNK
+    out.append(jnp.concatenate([blocks, jnp.repeat(blocks[:1], pad, axis=0)]))
     if scale == 1:
       img = jnp.matmul(jnp.matmul(resize_h, img / 255.0, precision=_HIGHEST), resize_w.T,
                        precision=_HIGHEST) * 255.0
-  return jnp.concatenate(per_scale, axis=1)
+  return out[0], out[1]
+
+
+# Block features run on fixed-size chunks of blocks, so they compile once per process and only
+# the cheap MSCN stage compiles per image size.
+_CHUNK = 16
+_block_features_jit = jax.jit(_block_features)
+
+
+def _features(luma: jax.Array, window: jax.Array, resize_h: jax.Array,
+              resize_w: jax.Array) -> np.ndarray:
+  """NIQE features ``[blocks, 36]`` of one rounded 0-255 luma image cropped to whole blocks."""
+  count = (luma.shape[0] // BLOCK) * (luma.shape[1] // BLOCK)
+  per_scale = []
+  for blocks in _normalised_blocks(luma, window, resize_h, resize_w):
+    chunks = [_block_features_jit(blocks[i:i + _CHUNK]) for i in range(0, count, _CHUNK)]
+    per_scale.append(np.concatenate(jax.device_get(chunks))[:count])
+  return np.concatenate(per_scale, axis=1)
 
 
 def _luma(image: np.ndarray | jax.Array, max_val: float) -> jax.Array:
@@ -205,9 +235,9 @@ def niqe(images: np.ndarray | jax.Array, max_val: float = 1.0, crop_border: int 
   scores = []
   for image in images:
     luma = _luma(image, max_val)[:nh * BLOCK, :nw * BLOCK]
-    feats = jax.device_get(_features(luma, window, resize_h, resize_w))
+    feats = _features(luma, window, resize_h, resize_w)
     scores.append(niqe_distance(feats, model))
   return np.asarray(scores, np.float64)
 
 
-__all__ = ["niqe", "niqe_distance", "load_model", "BLOCK"]
+__all__ = ["BLOCK", "load_model", "niqe", "niqe_distance"]

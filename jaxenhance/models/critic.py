@@ -26,8 +26,9 @@ one logit per sub-patch (trained with BCE, see :mod:`jaxenhance.losses`).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -42,8 +43,12 @@ Masks = Mapping[str, Array]
 KINDS = ("wgan", "subpatch")
 NORMS = ("layer", "none")
 LAYER_PRESETS = ("none", "all", "lpips", "selected")
-# Keys of the layer-selection JSON report that may hold the chosen layer names.
-_REPORT_KEYS = ("selected", "selected_layers", "layers")
+# Key of the layer-selection JSON report (jaxenhance.perception.selection) holding the chosen
+# layer names; "selected" is accepted for hand-written reports. (Its "layers" entry holds every
+# scored layer, not the selection.)
+_REPORT_KEYS = ("selected_layers", "selected")
+_MAKE_REPORT = ("python -m jaxenhance.select_layers --config=configs/select_layers.py "
+                "--workdir=<workdir>")
 
 
 # --------------------------------------------------------------------------- layer specs
@@ -69,16 +74,20 @@ def read_selected_layers(report: str | Path) -> tuple[str, ...]:
   if not str(report) or not path.is_file():
     raise FileNotFoundError(
         f"critic.layers='selected' needs the layer-selection report, but {str(report)!r} is not "
-        "a file; run the layer selection first (python -m jaxenhance.select_layers) or set "
-        "selection.report / critic.layers to an explicit list such as 'relu1_2,relu3_3'")
-  with open(path) as f:
-    data = json.load(f)
+        f"a file; make it with: {_MAKE_REPORT} (or set selection.report, or set critic.layers "
+        "to an explicit list such as 'relu1_2,relu3_3')")
+  try:
+    data = json.loads(path.read_text())
+  except json.JSONDecodeError as e:
+    raise ValueError(f"{path} is not a valid JSON layer-selection report ({e}); regenerate it "
+                     f"with: {_MAKE_REPORT}") from e
   for key in _REPORT_KEYS:
     if isinstance(data, dict) and key in data:
       names = data[key]
       break
   else:
-    raise ValueError(f"layer-selection report {path} has none of the keys {_REPORT_KEYS}")
+    raise ValueError(f"{path} is not a layer-selection report (no {_REPORT_KEYS[0]!r} entry); "
+                     f"make one with: {_MAKE_REPORT}")
   if isinstance(names, dict):  # {"relu1_2": score, ...}
     names = list(names)
   if not names:

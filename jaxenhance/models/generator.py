@@ -26,7 +26,8 @@ always valid images, yet a pixel pushed out of range still receives the gradient
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -168,7 +169,7 @@ class Generator(nn.Module):
     x = pad_to_multiple(x, self.stride, self.pad_mode).astype(self.dtype)
     widths = _scale_widths(self.width, self.num_scales, self.channel_multiplier)
     fast = self.kind == "fast"
-    conv = lambda f, **kw: nn.Conv(f, (3, 3), dtype=self.dtype, **kw)  # noqa: E731
+    conv = lambda f, **kw: nn.Conv(f, (3, 3), dtype=self.dtype, **kw)
 
     x = nn.relu(conv(widths[0], name="stem")(x))
     for s in range(1, self.num_scales + 1):

@@ -85,7 +85,10 @@ class VGG16(nn.Module):
       raise TypeError(
           f"VGG16 expects float images in [0, 1]; got {images.dtype} (divide uint8 by 255)")
     if not isinstance(images, jax.core.Tracer):  # concrete input: the range can be checked
-      low, high = float(jnp.min(images)), float(jnp.max(images))
+      try:
+        low, high = float(jnp.min(images)), float(jnp.max(images))
+      except jax.errors.ConcretizationTypeError:  # a constant captured inside a jit trace
+        low, high = 0.0, 1.0
       if low < -1e-3 or high > 1.0 + 1e-3:
         raise ValueError(
             f"VGG16 expects images in [0, 1]; got values in [{low:.3g}, {high:.3g}] "
