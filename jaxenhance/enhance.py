@@ -1,7 +1,7 @@
 r"""Enhance videos and images with a trained generator.
 
   python -m jaxenhance.enhance IN OUT --checkpoint=DIR [--codec h264 --crf 12 | --qp 0]
-      [--compare CMP.mp4 --compare-mode side|split] [--batch-size 4 --tile 512 --overlap 32]
+      [--compare CMP.mp4 --compare-mode side|split] [--batch-size 4 --tile 512 --overlap 64]
   jaxenhance enhance IN OUT --checkpoint=DIR      (the same)
 
 ``DIR`` is a generator export (``generator.json`` + ``generator.msgpack``, see ``export.py``) or a
@@ -179,7 +179,7 @@ class Enhancer:
   """
 
   def __init__(self, generator: generator_lib.Generator, params: Any, batch_size: int = 4,
-               tile: int = 512, overlap: int = 32, tile_batch: int = 4):
+               tile: int = 512, overlap: int = 64, tile_batch: int = 4):
     if batch_size < 1 or tile_batch < 1:
       raise EnhanceError(f"batch size and tile batch must be >= 1, got {batch_size}, {tile_batch}")
     if overlap < 0 or tile <= overlap or tile < generator.stride:
@@ -844,7 +844,7 @@ def _parser() -> argparse.ArgumentParser:
   p.add_argument("--compare-mode", choices=("side", "split"), default="side")
   p.add_argument("--batch-size", type=int, default=4, help="frames per network call")
   p.add_argument("--tile", type=int, default=512, help="largest tile side in pixels")
-  p.add_argument("--overlap", type=int, default=32, help="tile overlap in pixels")
+  p.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels")
   p.add_argument("--tile-batch", type=int, default=4, help="tiles per network call")
   p.add_argument("--max-frames", type=int, help="enhance only the first N frames")
   p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -77,6 +77,9 @@ STAGES["enhance"] = _optional_stage("jaxenhance.enhance", "run_stage")
 
 def main(argv: list[str]) -> None:
   del argv
+  from jaxenhance import xla_cache
+
+  xla_cache.enable()
   config = _CONFIG.value
   workdir = Path(_WORKDIR.value).resolve()
   workdir.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ import numpy as np
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jaxenhance import checkpointing, export, sharding, steps
+from jaxenhance import checkpointing, export, sharding, steps, xla_cache
 from jaxenhance.models import critic as critic_lib
 from jaxenhance.models import generator as generator_lib
 from jaxenhance.models import vgg
@@ -298,6 +298,7 @@ def run_stage(config: Any, workdir: Path) -> dict:
 
 def main(argv: list[str]) -> None:
   del argv
+  xla_cache.enable()
   if _FLAGS["workdir"].value is None:
     raise app.UsageError("--workdir is required")
   summary = train_and_evaluate(_FLAGS["config"].value, _FLAGS["workdir"].value,

@@ -30,3 +30,8 @@ def isolated_cache(tmp_path, monkeypatch):
 
 def pytest_configure(config):
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+  # Many tests compile the same small steps (a new jit object each time): XLA's persistent
+  # cache turns the repeats into cache hits. Set before any test module imports jax.
+  cache = Path(__file__).resolve().parents[1] / ".pytest_cache" / "jax_compilation_cache"
+  os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(cache))
+  os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")

@@ -44,13 +44,14 @@ def test_plan_rejects_bad_settings():
 
 
 def _perturbed_generator(scale: float):
+  """A tiny generator with random weights (numpy: no PRNG compile) that changes its input."""
   generator = generator_lib.make_generator(
-      dict(kind="residual", width=8, num_scales=1, num_blocks=1))
-  params = generator.init(jax.random.PRNGKey(0), np.zeros((1, 16, 16, 3), np.float32))
-  leaves, tree = jax.tree.flatten(params)
-  keys = jax.random.split(jax.random.PRNGKey(1), len(leaves))
-  return generator, jax.tree.unflatten(
-      tree, [x + scale * jax.random.normal(k, x.shape) for x, k in zip(leaves, keys)])
+      {"kind": "residual", "width": 8, "num_scales": 1, "num_blocks": 1})
+  shapes = jax.eval_shape(generator.init, jax.random.PRNGKey(0),
+                          np.zeros((1, 16, 16, 3), np.float32))
+  rng = np.random.default_rng(0)
+  return generator, jax.tree.map(
+      lambda s: (scale * rng.standard_normal(s.shape)).astype(np.float32), shapes)
 
 
 def test_tiled_output_has_no_seams():

@@ -1,0 +1,722 @@
+r"""Held-out evaluation of a generator: compressed input vs enhanced output, against the original.
+
+  python -m jaxenhance.evaluate --config=configs/quickstart.py --checkpoint=workdir/quickstart
+  python -m jaxenhance.evaluate --config=… --checkpoint=DIR/export --clips=sample:carphone
+
+``--checkpoint`` is an export directory (``generator.msgpack`` + ``generator.json``) or a work
+directory holding ``export/``. The evaluation set is the ``test`` split of the patch records
+(``config.data.data_dir`` or ``<workdir>/records``; centre crops of ``data.crop_size``), or with
+``--clips`` whole frames of the named sources, encoded here at the config's ladder.
+
+Every table has the compressed-input row next to the enhanced row, overall and per group (per
+codec rung and per source clip). Metrics (``eval.metrics``; all by default):
+  psnr, psnr_y, ssim, lpips  full reference, mean over images (:mod:`jaxenhance.metrics.image`,
+                             :mod:`jaxenhance.metrics.lpips`)
+  fid, kid                   against the original images' FID-Inception pool3 features
+                             (resize ``eval.fid_resize``); KID's std is over its subsets
+  niqe                       no reference; needs images of at least two 96×96 blocks, so it is
+                             reported as not computed on small patches (use ``--clips``)
+  bits_per_pixel             the codec's cost, the same for both rows (enhancement is free)
+FID from fewer samples than feature dims (2048) is biased upwards and noisy: the tables give the
+sample count next to it and the notes say so; compare FIDs only at equal counts.
+
+Outputs (``<workdir>/eval/`` for ``run_stage``, ``--output`` for the CLI): ``results.json``,
+``results.md``, ``metrics.png`` (per-rung bars), ``rate_quality.png`` (metric vs bits per pixel),
+``examples.png`` (compressed | enhanced | original crops).
+
+For periodic evaluation inside training, ``Evaluator(config, data_dir).run(generator, variables)``
+returns flat ``{"enhanced/psnr": …, "compressed/psnr": …, "count": …}``. The evaluation set is
+read once and kept on the host; the compressed-input metrics and the original images' features
+are computed once; enhancement and metrics run as one jitted function per generator, compiled
+once and cached, so each call costs one pass of the generator, LPIPS and (if asked) Inception.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags, logging
+
+from jaxenhance import codecs, export
+from jaxenhance.metrics import fid as fid_lib
+from jaxenhance.metrics import image as image_metrics
+from jaxenhance.metrics import lpips as lpips_lib
+from jaxenhance.metrics import niqe as niqe_lib
+from jaxenhance.models import inception
+
+METRICS = ("psnr", "psnr_y", "ssim", "lpips", "fid", "kid", "niqe")
+PER_IMAGE = ("psnr", "psnr_y", "ssim", "lpips")
+LOWER_IS_BETTER = {"psnr": False, "psnr_y": False, "ssim": False, "lpips": True, "fid": True,
+                   "kid": True, "niqe": True, "bits_per_pixel": True}
+ROWS = ("compressed", "enhanced")
+_RESIZE = {"bilinear_tf": "tf_bilinear", "tf_bilinear": "tf_bilinear",
+           "bicubic_pil": "pil_bicubic", "pil_bicubic": "pil_bicubic", "none": None}
+_FLAGS: dict[str, Any] = {}
+
+
+class EvaluationError(ValueError):
+  """The evaluation set or the model output cannot give meaningful numbers; says what to do."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation batches: records or clips, one fixed shape per batch.
+# ---------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class EvalBatch:
+  """One batch of evaluation pairs, padded to a fixed size.
+
+  Attributes:
+    lq: compressed frames, uint8 [B, T, H, W, 3] (T = the generator's temporal window).
+    gt: originals of the centre frames, uint8 [B, H, W, 3].
+    mask: bool [B], False on padding rows.
+    rung: codec rung of each row (e.g. ``h264_qp32``); padding rows ''.
+    source: source clip id of each row.
+    bits_per_pixel: float [B], the codec's cost of each row's frame (clip average for clips).
+  """
+  lq: np.ndarray
+  gt: np.ndarray
+  mask: np.ndarray
+  rung: list[str]
+  source: list[str]
+  bits_per_pixel: np.ndarray
+
+  def __post_init__(self):
+    if self.lq.ndim == 4:
+      self.lq = self.lq[:, None]
+    if self.lq.ndim != 5 or self.gt.ndim != 4 or self.lq.shape[-1] != 3:
+      raise EvaluationError(f"an evaluation batch needs lq [B, T, H, W, 3] and gt [B, H, W, 3]; "
+                            f"got {self.lq.shape} and {self.gt.shape}")
+    if self.lq.dtype != np.uint8 or self.gt.dtype != np.uint8:
+      raise EvaluationError(f"evaluation images must be uint8 (0..255); got {self.lq.dtype} and "
+                            f"{self.gt.dtype}: convert with np.round(x * 255).astype(np.uint8)")
+    b = self.gt.shape[0]
+    if self.lq.shape[0] != b or self.lq.shape[2:] != self.gt.shape[1:]:
+      raise EvaluationError(f"compressed {self.lq.shape} and original {self.gt.shape} frames "
+                            "differ in count or size: each pair must be co-located crops")
+    if not (len(self.mask) == len(self.rung) == len(self.source) == len(self.bits_per_pixel)
+            == b):
+      raise EvaluationError("mask, rung, source and bits_per_pixel need one entry per row")
+
+  @property
+  def count(self) -> int:
+    return int(np.sum(self.mask))
+
+  @classmethod
+  def from_images(cls, lq: Sequence[np.ndarray] | np.ndarray,
+                  gt: Sequence[np.ndarray] | np.ndarray, rung: str = "input",
+                  source: str = "input", bits_per_pixel: float = float("nan"),
+                  batch_size: int | None = None) -> list[EvalBatch]:
+    """Batches of user images (all one size), padded to ``batch_size`` (default: all in one)."""
+    lq_list, gt_list = list(lq), list(gt)
+    if len(lq_list) != len(gt_list):
+      raise EvaluationError(f"{len(lq_list)} compressed images but {len(gt_list)} originals")
+    if not lq_list:
+      raise EvaluationError("the evaluation set is empty: give at least one image pair")
+    sizes = sorted({tuple(np.shape(x)[-3:-1]) for x in lq_list + gt_list})
+    if len(sizes) > 1:
+      raise EvaluationError(
+          f"images of mixed sizes {sizes} in one set: crop them to one size, or pass one set "
+          "per size (each size is one compiled shape; the tables can then be merged by hand)")
+    lq_arr, gt_arr = np.stack(lq_list), np.stack(gt_list)
+    n = lq_arr.shape[0]
+    size = n if batch_size is None else int(batch_size)
+    batches = []
+    for start in range(0, n, size):
+      stop = min(start + size, n)
+      batches.append(_padded(lq_arr[start:stop], gt_arr[start:stop], size,
+                             [rung] * (stop - start), [source] * (stop - start),
+                             np.full(stop - start, bits_per_pixel, np.float32)))
+    return batches
+
+
+def _padded(lq: np.ndarray, gt: np.ndarray, size: int, rung: list[str], source: list[str],
+            bpp: np.ndarray) -> EvalBatch:
+  """A batch of ``len(gt)`` rows padded to ``size`` by repeating the last row (mask False)."""
+  n = gt.shape[0]
+  pad = size - n
+  if lq.ndim == 4:
+    lq = lq[:, None]
+  if pad:
+    lq = np.concatenate([lq, np.repeat(lq[-1:], pad, axis=0)])
+    gt = np.concatenate([gt, np.repeat(gt[-1:], pad, axis=0)])
+    bpp = np.concatenate([bpp, np.full(pad, np.nan, np.float32)])
+  return EvalBatch(lq=np.ascontiguousarray(lq), gt=np.ascontiguousarray(gt),
+                   mask=np.arange(size) < n, rung=list(rung) + [""] * pad,
+                   source=list(source) + [""] * pad, bits_per_pixel=bpp.astype(np.float32))
+
+
+def _eval_config(config: Any, batch_size: int | None) -> Any:
+  config = config.copy_and_resolve_references()
+  size = batch_size or int(config.get("eval", {}).get("batch_size", 0) or config.data.batch_size)
+  with config.unlocked():
+    config.data.batch_size = int(size) * jax.process_count()
+  return config
+
+
+def record_batches(config: Any, data_dir: str | os.PathLike, split: str = "test",
+                   max_examples: int | None = None,
+                   batch_size: int | None = None) -> list[EvalBatch]:
+  """The ``split`` records as centre-cropped evaluation batches of ``eval.batch_size``.
+
+  Pixels come from :func:`jaxenhance.data.pipeline.make_dataset` (record order, padded last
+  batch); each row's rung and source come from one metadata pass over the same records.
+  """
+  from jaxenhance.data import pipeline, records  # data stack only when reading records
+
+  config = _eval_config(config, batch_size)
+  path = pipeline.dataset_dir(config, data_dir)
+  source = pipeline.data_source(path, split)
+  total = len(source)
+  if total == 0:
+    raise EvaluationError(f"the '{split}' split of {path} has no examples: the evaluation set "
+                          "is empty (check data.test_sources and rebuild the records)")
+  index, count = jax.process_index(), jax.process_count()
+  indices = list(range(index, total, count))
+  limit = len(indices) if not max_examples else min(int(max_examples), len(indices))
+  batches, seen = [], 0
+  for raw in pipeline.make_dataset(config, path, split=split, shuffle=False, repeat=False):
+    rows = indices[seen:seen + int(np.sum(raw["mask"]))]
+    keep = min(len(rows), limit - seen)
+    meta = [records.parse_record(source[i]) for i in rows[:keep]]
+    size = raw["mask"].shape[0]
+    mask = np.arange(size) < keep
+    batches.append(EvalBatch(
+        lq=raw["lq"], gt=raw["gt"], mask=mask,
+        rung=[m["rung"] for m in meta] + [""] * (size - keep),
+        source=[m["source_id"] for m in meta] + [""] * (size - keep),
+        bits_per_pixel=np.where(mask, raw["bits_per_pixel"], np.nan).astype(np.float32)))
+    seen += keep
+    if seen >= limit:
+      break
+  if seen == 0:
+    raise EvaluationError(f"the evaluation set is empty (max_examples={max_examples})")
+  return batches
+
+
+def encode_clips(config: Any, source_specs: Sequence[str],
+                 rungs: Sequence[codecs.EncodeSettings] | None = None,
+                 max_frames: int | None = None) -> list[tuple[Any, codecs.EncodeSettings,
+                                                              codecs.RoundTrip]]:
+  """Loads ``source_specs`` as the records builder does and encodes each at every rung.
+
+  Returns:
+    ``(clip, rung, round_trip)`` per clip and rung.
+  """
+  from jaxenhance.data import records, sources
+
+  data = config.data
+  if rungs is None:
+    rungs = records.ladder_settings(data.ladder, preset=data.get("preset") or None,
+                                    gop=int(data.get("gop", 12)))
+  clips = sources.resolve_sources(list(source_specs),
+                                  max_frames=int(max_frames or data.max_frames),
+                                  max_height=int(data.max_height), fps=float(data.fps),
+                                  seed=int(config.get("seed", 0)))
+  if not clips:
+    raise EvaluationError(f"no clips in {list(source_specs)}: the evaluation set is empty")
+  return [(clip, rung, codecs.round_trip(clip.frames, clip.fps, rung))
+          for clip in clips for rung in rungs]
+
+
+def clip_batches(encoded: Iterable[tuple[Any, codecs.EncodeSettings, codecs.RoundTrip]],
+                 temporal_window: int = 1, batch_size: int = 8) -> list[EvalBatch]:
+  """Whole decoded frames as evaluation batches (one clip and rung per batch)."""
+  from jaxenhance.data import records
+
+  batches = []
+  for clip, rung, rt in encoded:
+    n = rt.frames.shape[0]
+    windows = np.stack([rt.frames[records.window(t, n, temporal_window)] for t in range(n)])
+    for start in range(0, n, batch_size):
+      stop = min(start + batch_size, n)
+      k = stop - start
+      batches.append(_padded(windows[start:stop], clip.frames[start:stop], batch_size,
+                             [rung.tag] * k, [clip.source_id] * k,
+                             np.full(k, rt.bits_per_pixel, np.float32)))
+  if not batches:
+    raise EvaluationError("the evaluation set is empty (no decoded frames)")
+  return batches
+
+
+# ---------------------------------------------------------------------------------------------
+# The evaluator.
+# ---------------------------------------------------------------------------------------------
+
+def _to_float(x: jax.Array) -> jax.Array:
+  return x.astype(jnp.float32) / 255.0
+
+
+class Evaluator:
+  """Compressed vs enhanced metrics on a fixed evaluation set, with cached compiled functions.
+
+  Args:
+    config: run config (``eval.*``, ``data.*`` to find and crop the records).
+    data_dir: records root or dataset directory (ignored when ``batches`` is given).
+    split: records split.
+    batches: evaluate these instead of records (e.g. :func:`clip_batches`).
+    metrics: subset of ``METRICS`` (default ``eval.metrics`` or all).
+    max_examples: evaluate at most this many records (default ``eval.max_examples``; 0 = all).
+    group_fid: also compute FID/KID per group (rung, source); off for cheap periodic runs.
+  """
+
+  def __init__(self, config: Any, data_dir: str | os.PathLike | None = None, *,
+               split: str = "test", batches: Sequence[EvalBatch] | None = None,
+               metrics: Sequence[str] | None = None, max_examples: int | None = None,
+               group_fid: bool = True):
+    ev = config.get("eval", None) or {}
+    get = ev.get if hasattr(ev, "get") else lambda k, d=None: d
+    self.metrics = tuple(metrics if metrics is not None else get("metrics", METRICS))
+    unknown = sorted(set(self.metrics) - set(METRICS))
+    if unknown:
+      raise EvaluationError(f"unknown metric(s) {unknown}; choose from {METRICS}")
+    resize = str(get("fid_resize", "bilinear_tf"))
+    if resize not in _RESIZE:
+      raise EvaluationError(f"eval.fid_resize={resize!r}; choose from {sorted(_RESIZE)}")
+    self.resize = _RESIZE[resize]
+    self.kid_subsets = int(get("kid_subsets", 100))
+    self.kid_subset_size = int(get("kid_subset_size", 1000))
+    self.group_fid = group_fid
+    if batches is None:
+      if data_dir is None:
+        raise EvaluationError("give data_dir (the records) or batches")
+      max_examples = int(get("max_examples", 0) if max_examples is None else max_examples)
+      batches = record_batches(config, data_dir, split, max_examples or None)
+    self.batches = list(batches)
+    if not self.batches or sum(b.count for b in self.batches) == 0:
+      raise EvaluationError("the evaluation set is empty: no image pairs to evaluate")
+    self.count = sum(b.count for b in self.batches)
+    self.rung = np.array([r for b in self.batches for r, m in zip(b.rung, b.mask) if m])
+    self.source = np.array([s for b in self.batches for s, m in zip(b.source, b.mask) if m])
+    self.bpp = np.concatenate([b.bits_per_pixel[b.mask] for b in self.batches]).astype(np.float64)
+    self.sizes = sorted({b.gt.shape[1:3] for b in self.batches})
+    self._features = "fid" in self.metrics or "kid" in self.metrics
+    self._lpips_params = lpips_lib.load_params() if "lpips" in self.metrics else None
+    self._inception_params = inception.load_params() if self._features else None
+    self._niqe_model = niqe_lib.load_model() if "niqe" in self.metrics else None
+    self._compiled: dict[int, tuple[Any, Callable]] = {}
+    self._reference: dict[str, Any] | None = None
+
+  # ------------------------------------------------------------------------- compiled pass
+  def _pass_fn(self, generator: Any | None) -> Callable:
+    """One jitted ``(g_vars, lpips, inception, lq, gt) -> per-row outputs`` per generator."""
+    key = id(generator)
+    if key in self._compiled:
+      return self._compiled[key][1]
+    want_lpips, want_features = "lpips" in self.metrics, self._features
+    resize = self.resize
+
+    def fn(g_vars, lpips_params, inception_params, lq, gt):
+      frames, target = _to_float(lq), _to_float(gt)
+      if generator is None:  # the compressed input itself
+        pred = frames[:, frames.shape[1] // 2]
+      else:
+        pred = generator.apply(g_vars, frames)
+      out = {"psnr": image_metrics.psnr(pred, target), "psnr_y": image_metrics.psnr_y(pred, target),
+             "ssim": image_metrics.ssim(pred, target),
+             "nan": jnp.any(jnp.isnan(pred), axis=(1, 2, 3)),
+             "pred": jnp.round(jnp.clip(pred, 0.0, 1.0) * 255.0).astype(jnp.uint8)}
+      if want_lpips:
+        # The traceable core: lpips.lpips checks value ranges on the host, which cannot run
+        # inside jit; pred is clipped to [0, 1] by the generator and gt comes from uint8.
+        out["lpips"] = lpips_lib._lpips(lpips_params, pred, target)  # noqa: SLF001
+      if want_features:
+        out["features"] = inception.extract_pool3(inception_params, pred, resize=resize)
+        if generator is None:
+          out["gt_features"] = inception.extract_pool3(inception_params, target, resize=resize)
+      return out
+
+    compiled = jax.jit(fn)
+    self._compiled[key] = (generator, compiled)  # keeps the generator alive: ids stay unique
+    return compiled
+
+  def _run_pass(self, generator: Any | None, g_vars: Any, keep_images: int = 0
+                ) -> dict[str, Any]:
+    """Per-row outputs over every batch, padding dropped; NaN output is an error."""
+    fn = self._pass_fn(generator)
+    rows: dict[str, list[np.ndarray]] = {}
+    examples: list[np.ndarray] = []
+    for batch in self.batches:
+      out = jax.device_get(fn(g_vars, self._lpips_params, self._inception_params,
+                              batch.lq, batch.gt))
+      for name, value in out.items():
+        if name == "pred":
+          if "niqe" in self.metrics:
+            rows.setdefault("pred", []).append(value[batch.mask])
+          if len(examples) < keep_images:
+            examples.extend(value[batch.mask][:keep_images - len(examples)])
+          continue
+        rows.setdefault(name, []).append(np.asarray(value)[batch.mask])
+    merged = {k: (v if k == "pred" else np.concatenate(v)) for k, v in rows.items()}
+    nan = int(np.sum(merged.pop("nan")))
+    what = "compressed input" if generator is None else "enhanced output"
+    if nan:
+      raise EvaluationError(
+          f"{nan} of {self.count} images of the {what} contain NaN: the generator's parameters "
+          "or the checkpoint are probably non-finite (evaluate an earlier checkpoint)")
+    for name in ("features", "gt_features"):
+      if name in merged and not np.all(np.isfinite(merged[name])):
+        bad = int(np.sum(~np.isfinite(merged[name]).all(axis=1)))
+        raise EvaluationError(f"{bad} Inception feature vectors of the {what} are NaN/Inf; the "
+                              "images are finite, so the Inception weights are damaged "
+                              "(re-run `jaxenhance assets check`)")
+    merged["examples"] = examples
+    return merged
+
+  # ------------------------------------------------------------------------- statistics
+  def _niqe(self, images: list[np.ndarray], notes: list[str]) -> np.ndarray | None:
+    h, w = self.sizes[0]
+    if len(self.sizes) > 1 or (h // niqe_lib.BLOCK) * (w // niqe_lib.BLOCK) < 2:
+      note = (f"NIQE not computed: images are {h}×{w}; NIQE needs at least two "
+              f"{niqe_lib.BLOCK}×{niqe_lib.BLOCK} blocks (evaluate whole frames with --clips)")
+      if note not in notes:
+        notes.append(note)
+      return None
+    return np.concatenate([niqe_lib.niqe(x, model=self._niqe_model) for x in images])
+
+  def _set_metrics(self, rows: dict[str, Any], gt_features: np.ndarray | None,
+                   select: np.ndarray, notes: list[str], with_fid: bool) -> dict[str, float]:
+    """Metrics of the rows in ``select`` (boolean mask over all rows)."""
+    n = int(np.sum(select))
+    out: dict[str, float] = {"count": n, "bits_per_pixel": _nanmean(self.bpp[select])}
+    for name in PER_IMAGE:
+      if name in rows:
+        out[name] = float(np.mean(rows[name][select]))
+    if "niqe" in rows:
+      out["niqe"] = float(np.mean(rows["niqe"][select]))
+    if with_fid and gt_features is not None:
+      feats, ref = rows["features"][select], gt_features[select]
+      if n < 2:
+        notes.append(f"FID/KID not computed for a set of {n} image(s): they need at least 2")
+        return out
+      # The small-sample warnings become one note (below) instead of one warning per group.
+      with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if "fid" in self.metrics:
+          out["fid"], _ = fid_lib.fid_from_features(feats, ref)
+        if "kid" in self.metrics:
+          k = fid_lib.kid(feats, ref, num_subsets=self.kid_subsets,
+                          subset_size=self.kid_subset_size)
+          out["kid"], out["kid_std"] = k["kid_mean"], k["kid_std"]
+    return out
+
+  def _ensure_reference(self, notes: list[str]) -> dict[str, Any]:
+    if self._reference is None:
+      start = time.perf_counter()
+      rows = self._run_pass(None, None, keep_images=4)
+      if "niqe" in self.metrics and "pred" in rows:
+        scores = self._niqe(rows.pop("pred"), notes)
+        if scores is not None:
+          rows["niqe"] = scores
+      self._reference = rows
+      logging.info("evaluation reference (%d images) computed in %.1f s", self.count,
+                   time.perf_counter() - start)
+    return self._reference
+
+  # ------------------------------------------------------------------------- public API
+  def evaluate(self, generator: Any, g_variables: Any, group_fid: bool | None = None
+               ) -> dict[str, Any]:
+    """Full results: overall and per-group rows for the compressed input and the enhanced output.
+
+    Returns:
+      ``{"count", "metrics", "sizes", "overall": {row: {metric: value}}, "groups": {"rung"|
+      "source": {name: {"count", row: {...}}}}, "notes": [...], "seconds"}``.
+    """
+    start = time.perf_counter()
+    notes: list[str] = []
+    reference = self._ensure_reference(notes)
+    enhanced = self._run_pass(generator, g_variables, keep_images=4)
+    if "niqe" in self.metrics and "pred" in enhanced:
+      scores = self._niqe(enhanced.pop("pred"), notes)
+      if scores is not None:
+        enhanced["niqe"] = scores
+    group_fid = self.group_fid if group_fid is None else group_fid
+    gt_features = reference.get("gt_features")
+    everything = np.ones(self.count, bool)
+    sets = {"compressed": reference, "enhanced": enhanced}
+    overall = {row: self._set_metrics(r, gt_features, everything, notes, True)
+               for row, r in sets.items()}
+    groups: dict[str, dict[str, Any]] = {}
+    for kind, labels in (("rung", self.rung), ("source", self.source)):
+      groups[kind] = {}
+      for name in sorted(set(labels)):
+        select = labels == name
+        groups[kind][str(name)] = {
+            "count": int(select.sum()),
+            **{row: self._set_metrics(r, gt_features, select, notes, group_fid)
+               for row, r in sets.items()}}
+    if self._features and self.count < inception.FEATURES:
+      notes.append(f"FID/KID from {self.count} images (< {inception.FEATURES} feature dims): the "
+                   "covariance is singular, FID is biased upwards and noisy; compare values "
+                   "only at equal sample counts")
+    for note in notes:
+      logging.warning("%s", note)
+    return {"count": self.count, "metrics": list(self.metrics),
+            "sizes": [list(s) for s in self.sizes], "overall": overall, "groups": groups,
+            "notes": sorted(set(notes), key=notes.index),
+            "examples": {"compressed": reference["examples"], "enhanced": enhanced["examples"],
+                         "original": [g for b in self.batches for g in b.gt[b.mask]][:4]},
+            "seconds": round(time.perf_counter() - start, 2)}
+
+  def run(self, generator: Any, g_variables: Any) -> dict[str, float]:
+    """Overall metrics as flat scalars (``"enhanced/psnr"``, ``"compressed/fid"``, ``"count"``)."""
+    results = self.evaluate(generator, g_variables, group_fid=False)
+    flat: dict[str, float] = {"count": float(results["count"])}
+    for row, values in results["overall"].items():
+      for name, value in values.items():
+        if name != "count":
+          flat[f"{row}/{name}"] = float(value)
+    return flat
+
+
+def _nanmean(x: np.ndarray) -> float:
+  x = np.asarray(x, np.float64)
+  return float(np.mean(x[np.isfinite(x)])) if np.any(np.isfinite(x)) else float("nan")
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables, plots, files.
+# ---------------------------------------------------------------------------------------------
+
+_COLUMNS = (("bits_per_pixel", "bpp", 4), ("psnr", "PSNR", 2), ("psnr_y", "PSNR-Y", 2),
+            ("ssim", "SSIM", 4), ("lpips", "LPIPS", 4), ("fid", "FID", 2), ("kid", "KID", 4),
+            ("niqe", "NIQE", 3))
+
+
+def _fmt(value: Any, digits: int) -> str:
+  if value is None or (isinstance(value, float) and not np.isfinite(value)):
+    return "n/a"
+  return f"{value:.{digits}f}"
+
+
+def markdown_table(rows: dict[str, dict[str, float]], first: str = "") -> str:
+  """``{row name: {metric: value}}`` -> a Markdown table with the columns present."""
+  present = [c for c in _COLUMNS if any(c[0] in r for r in rows.values())]
+  head = [first or "row", "n"] + [label + (" ↓" if LOWER_IS_BETTER[k] else " ↑")
+                                  for k, label, _ in present]
+  lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+  for name, r in rows.items():
+    cells = [name, str(int(r.get("count", 0)))]
+    for key, _, digits in present:
+      cell = _fmt(r.get(key), digits)
+      if key == "kid" and "kid_std" in r:
+        cell += f" ± {r['kid_std']:.4f}"
+      cells.append(cell)
+    lines.append("| " + " | ".join(cells) + " |")
+  return "\n".join(lines)
+
+
+def results_markdown(results: dict[str, Any], title: str = "Evaluation") -> str:
+  parts = [f"# {title}", ""]
+  for key in ("checkpoint", "data", "split"):
+    if key in results:
+      parts.append(f"- {key}: `{results[key]}`")
+  parts += [f"- images: {results['count']} of size(s) {results['sizes']}", "",
+            "## Overall", "", markdown_table(results["overall"])]
+  for kind, groups in results["groups"].items():
+    parts += ["", f"## Per {kind}", ""]
+    rows = {}
+    for name, g in groups.items():
+      for row in ROWS:
+        rows[f"{name} · {row}"] = g[row]
+    parts.append(markdown_table(rows, kind))
+  if results.get("notes"):
+    parts += ["", "## Notes", ""] + [f"- {n}" for n in results["notes"]]
+  return "\n".join(parts) + "\n"
+
+
+def write_plots(results: dict[str, Any], out_dir: Path) -> list[str]:
+  """``metrics.png``, ``rate_quality.png`` and ``examples.png``; returns the file names."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  written = []
+  rungs = results["groups"]["rung"]
+  names = list(rungs)
+  shown = [(k, label) for k, label, _ in _COLUMNS[1:]
+           if any(np.isfinite(rungs[n][r].get(k, np.nan)) for n in names for r in ROWS)]
+  if shown:
+    fig, axes = plt.subplots(1, len(shown), figsize=(3.2 * len(shown), 3.4), squeeze=False)
+    x = np.arange(len(names))
+    for ax, (key, label) in zip(axes[0], shown):
+      for i, row in enumerate(ROWS):
+        ax.bar(x + (i - 0.5) * 0.4, [rungs[n][row].get(key, np.nan) for n in names], 0.4,
+               label=row)
+      ax.set_xticks(x, names, rotation=45, ha="right", fontsize=7)
+      ax.set_title(label + (" (lower better)" if LOWER_IS_BETTER[key] else " (higher better)"),
+                   fontsize=9)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out_dir / "metrics.png", dpi=110)
+    plt.close(fig)
+    written.append("metrics.png")
+
+    fig, axes = plt.subplots(1, len(shown), figsize=(3.2 * len(shown), 3.2), squeeze=False)
+    for ax, (key, label) in zip(axes[0], shown):
+      for row, marker in zip(ROWS, ("o", "s")):
+        xs = [rungs[n][row]["bits_per_pixel"] for n in names]
+        ax.scatter(xs, [rungs[n][row].get(key, np.nan) for n in names], marker=marker, label=row)
+      ax.set_xlabel("bits per pixel", fontsize=8)
+      ax.set_title(label, fontsize=9)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out_dir / "rate_quality.png", dpi=110)
+    plt.close(fig)
+    written.append("rate_quality.png")
+
+  ex = results.get("examples") or {}
+  if ex.get("enhanced"):
+    k = min(len(ex["compressed"]), len(ex["enhanced"]), len(ex["original"]))
+    strips = [np.concatenate([ex["compressed"][i], ex["enhanced"][i], ex["original"][i]], axis=1)
+              for i in range(k)]
+    fig, axes = plt.subplots(k, 1, figsize=(6, 2.1 * k), squeeze=False)
+    for ax, strip in zip(axes[:, 0], strips):
+      ax.imshow(strip, interpolation="nearest")
+      ax.axis("off")
+    axes[0, 0].set_title("compressed | enhanced | original", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out_dir / "examples.png", dpi=110)
+    plt.close(fig)
+    written.append("examples.png")
+  return written
+
+
+def write_results(results: dict[str, Any], out_dir: str | os.PathLike,
+                  title: str = "Evaluation") -> dict[str, str]:
+  """Writes ``results.json``, ``results.md`` and the plots into ``out_dir`` (atomically each)."""
+  out_dir = Path(out_dir)
+  out_dir.mkdir(parents=True, exist_ok=True)
+  serialisable = {k: v for k, v in results.items() if k != "examples"}
+  files = {"json": out_dir / "results.json", "markdown": out_dir / "results.md"}
+  for path, text in ((files["json"], json.dumps(serialisable, indent=1, default=_json_default)),
+                     (files["markdown"], results_markdown(results, title))):
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+  plots = write_plots(results, out_dir)
+  return {**{k: str(v) for k, v in files.items()}, "plots": ", ".join(plots)}
+
+
+def _json_default(value: Any) -> Any:
+  if isinstance(value, np.generic):
+    return value.item()
+  if isinstance(value, np.ndarray):
+    return value.tolist()
+  return str(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points.
+# ---------------------------------------------------------------------------------------------
+
+def resolve_export(checkpoint: str | os.PathLike) -> tuple[Path, Path | None]:
+  """``(export dir, work dir or None)`` for an export directory or a work directory."""
+  path = Path(checkpoint)
+  if (path / export.PARAMS_FILE).is_file():
+    workdir = path.parent if path.name == "export" else None
+    return path, workdir
+  if (path / "export" / export.PARAMS_FILE).is_file():
+    return path / "export", path
+  raise export.ExportError(
+      f"{path} is neither an export directory (with {export.PARAMS_FILE}) nor a work directory "
+      "holding export/: train first (python -m jaxenhance.train writes <workdir>/export)")
+
+
+def evaluate_checkpoint(config: Any, checkpoint: str | os.PathLike, *,
+                        data_dir: str | os.PathLike | None = None, split: str = "test",
+                        clips: Sequence[str] | None = None, max_examples: int | None = None,
+                        metrics: Sequence[str] | None = None) -> dict[str, Any]:
+  """Loads an export and evaluates it on the records (or on ``clips``); returns the results."""
+  from jaxenhance.data import builder as builder_lib
+
+  export_dir, workdir = resolve_export(checkpoint)
+  generator, params, meta = export.load_generator(export_dir)
+  t = int(meta["generator"].get("temporal_window", 1))
+  if clips:
+    batch = int(config.get("eval", {}).get("batch_size", 8) or 8)
+    encoded = encode_clips(config, clips, max_frames=max_examples or None)
+    evaluator = Evaluator(config, batches=clip_batches(encoded, t, batch), metrics=metrics)
+    data = "clips " + ", ".join(clips)
+  else:
+    if data_dir is None:
+      data_dir = builder_lib.data_dir(config, workdir or export_dir.parent)
+    evaluator = Evaluator(config, data_dir, split=split, metrics=metrics,
+                          max_examples=max_examples)
+    data = str(data_dir)
+  if int(config.data.temporal_window) != t:
+    raise EvaluationError(f"the checkpoint's generator takes {t} frames but the config's records "
+                          f"hold {config.data.temporal_window}: use the training config")
+  results = evaluator.evaluate(generator, params)
+  results.update(checkpoint=str(export_dir), data=data, split=split if not clips else "clips",
+                 step=meta.get("step"))
+  return results
+
+
+def summary_of(results: dict[str, Any]) -> dict[str, Any]:
+  """The overall rows, rounded, for printing and the main job's summary."""
+  return {"count": results["count"],
+          **{row: {k: round(float(v), 5) for k, v in values.items()}
+             for row, values in results["overall"].items()},
+          "notes": results["notes"]}
+
+
+def run_stage(config: Any, workdir: str | os.PathLike) -> dict[str, Any]:
+  """The main job's ``evaluate`` stage: ``<workdir>/export`` on the test records."""
+  workdir = Path(workdir)
+  results = evaluate_checkpoint(config, workdir)
+  files = write_results(results, workdir / "eval", title="Held-out evaluation")
+  summary = summary_of(results)
+  print(markdown_table(results["overall"]), flush=True)
+  return {**summary, "files": files}
+
+
+def _define_flags() -> None:
+  """Flags exist only when this module is the program (``jaxenhance.run`` imports it)."""
+  from ml_collections import config_flags
+
+  _FLAGS.update(
+      config=config_flags.DEFINE_config_file("config", "configs/quickstart.py", "Run config."),
+      checkpoint=flags.DEFINE_string("checkpoint", None,
+                                     "Export directory or work directory holding export/."),
+      data_dir=flags.DEFINE_string("data_dir", None, "Records (default: the config's or "
+                                   "<workdir>/records)."),
+      split=flags.DEFINE_string("split", "test", "Records split."),
+      clips=flags.DEFINE_list("clips", None, "Evaluate whole frames of these sources at the "
+                              "config's ladder instead of records (e.g. sample:carphone)."),
+      max_examples=flags.DEFINE_integer("max_examples", None, "Records (or frames per clip) "
+                                        "to evaluate at most."),
+      metrics=flags.DEFINE_list("metrics", None, f"Subset of {list(METRICS)}."),
+      output=flags.DEFINE_string("output", None, "Output directory (default: <workdir>/eval or "
+                                 "<export>/eval)."),
+  )
+
+
+def main(argv: list[str]) -> None:
+  del argv
+  config = _FLAGS["config"].value
+  results = evaluate_checkpoint(
+      config, _FLAGS["checkpoint"].value, data_dir=_FLAGS["data_dir"].value,
+      split=_FLAGS["split"].value, clips=_FLAGS["clips"].value,
+      max_examples=_FLAGS["max_examples"].value, metrics=_FLAGS["metrics"].value)
+  export_dir, workdir = resolve_export(_FLAGS["checkpoint"].value)
+  out = Path(_FLAGS["output"].value or (workdir or export_dir) / "eval")
+  files = write_results(results, out)
+  print(results_markdown(results))
+  print(json.dumps({"files": files, "seconds": results["seconds"]}, indent=1))
+
+
+if __name__ == "__main__":
+  _define_flags()
+  flags.mark_flags_as_required(["checkpoint"])
+  app.run(main)

@@ -1,0 +1,436 @@
+"""Quality predictor: a small CNN that tells which quality class compressed frames belong to,
+and routing of each frame to the generator trained for that class.
+
+Classes (``QualityClasses``) are either exact JPEG quality factors (Galteri et al.: QF 5, 10, 20,
+30, 40, 60) or, beyond the paper, bins of a video codec's quantiser (x264 QP 22-27, 28-32, 33-37,
+38-42, 43-51). Each class has a representative *value* (the QF, or the ladder QP inside the bin)
+that keys the generator ensemble; any value inside a class's range names that class, so
+``override_class=30`` picks the QP 28-32 bin.
+
+Prediction works on patches: ``num_patches`` patches of ``patch_size`` pixels are cut at positions
+aligned to ``align`` pixels (16: the 4:2:0 JPEG MCU and the H.264 macroblock, so every patch sees
+the coding grid at the same phase as in training); the most textured ones (largest luma standard
+deviation) are kept, because flat patches look the same at every quality. The image-level class is
+the argmax of the patch logits averaged over those patches.
+
+The network reads luma (JFIF/BT.601 weights, what JPEG quantises) or RGB, float in [0, 1]:
+3x3 convs with ReLU, three stride-2 convs (total stride 8 = the JPEG block), global average and
+max pooling, a dense layer and the class logits.
+
+Routing (``route``) groups frames by class so each generator of the ``Ensemble`` runs once on a
+batch of its frames; a user-given ``override_class`` replaces the prediction for every frame
+(SPEC.md: users can override the predicted quality). Conditioning one generator on the predicted
+quality instead of an ensemble is not implemented; ``Predictor.predict_class`` returns the
+probabilities such a generator would take as its conditioning input.
+
+Files: ``<dir>/predictor.msgpack`` (flax msgpack: arrays only, no code) and ``<dir>/predictor.json``
+(classes, network and patch settings, provenance), like ``export.py`` for generators.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import serialization
+
+Array = jax.Array
+
+JPEG_QFS = (5, 10, 20, 30, 40, 60)
+H264_QP_BINS = ((22, 27), (28, 32), (33, 37), (38, 42), (43, 51))
+# Representative QP of each bin: the SPEC ladder value (27, 32, 37, 42) inside it, else the middle.
+H264_QP_VALUES = (27, 32, 37, 42, 47)
+
+PARAMS_FILE = "predictor.msgpack"
+META_FILE = "predictor.json"
+FORMAT_VERSION = 1
+# JFIF luma weights: JPEG quantises this Y, so it is recovered (up to rounding) from decoded RGB.
+_LUMA = (0.299, 0.587, 0.114)
+
+
+class PredictorError(ValueError):
+  """Bad input to the predictor or the router, or a damaged predictor file."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Classes.
+# ---------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class QualityClasses:
+  """The quality classes of one codec.
+
+  Attributes:
+    codec: "jpeg", "h264", ... (as in ``codecs.CODECS``).
+    param: the rate parameter, "qf" or "qp"/"crf".
+    values: representative value of each class (keys of the ensemble).
+    ranges: inclusive (low, high) of each class; (v, v) for exact JPEG quality factors.
+  """
+  codec: str
+  param: str
+  values: tuple[int, ...]
+  ranges: tuple[tuple[int, int], ...]
+
+  def __post_init__(self):
+    if not self.values or len(self.values) != len(self.ranges):
+      raise PredictorError(f"need one range per class value; got values {self.values} and "
+                           f"ranges {self.ranges}.")
+    for v, (lo, hi) in zip(self.values, self.ranges):
+      if not lo <= v <= hi:
+        raise PredictorError(f"class value {v} is outside its range {lo}-{hi}.")
+    flat = sorted(self.ranges)
+    for (_, hi), (lo, _) in zip(flat, flat[1:]):
+      if lo <= hi:
+        raise PredictorError(f"class ranges overlap: {self.ranges}.")
+
+  @classmethod
+  def jpeg(cls, qfs: Sequence[int] = JPEG_QFS) -> QualityClasses:
+    qfs = tuple(int(q) for q in qfs)
+    return cls("jpeg", "qf", qfs, tuple((q, q) for q in qfs))
+
+  @classmethod
+  def bins(cls, codec: str, param: str, ranges: Sequence[Sequence[int]],
+           values: Sequence[int] | None = None) -> QualityClasses:
+    ranges = tuple((int(lo), int(hi)) for lo, hi in ranges)
+    values = tuple(int(v) for v in values) if values else tuple((lo + hi) // 2
+                                                                 for lo, hi in ranges)
+    return cls(codec, param, values, ranges)
+
+  @property
+  def num_classes(self) -> int:
+    return len(self.values)
+
+  @property
+  def labels(self) -> list[str]:
+    """``qf20`` or ``qp28-32``: names for tables and plots."""
+    return [f"{self.param}{lo}" if lo == hi else f"{self.param}{lo}-{hi}"
+            for lo, hi in self.ranges]
+
+  def index(self, value: int) -> int:
+    """The class whose range holds ``value``; PredictorError if none does."""
+    for i, (lo, hi) in enumerate(self.ranges):
+      if lo <= int(value) <= hi:
+        return i
+    raise PredictorError(
+        f"{self.codec} {self.param}={value} is not in any class of this predictor "
+        f"({', '.join(self.labels)}); pass one of the class values {list(self.values)}.")
+
+  def to_dict(self) -> dict[str, Any]:
+    return {"codec": self.codec, "param": self.param, "values": list(self.values),
+            "ranges": [list(r) for r in self.ranges]}
+
+  @classmethod
+  def from_dict(cls, d: Mapping[str, Any]) -> QualityClasses:
+    return cls(str(d["codec"]), str(d["param"]), tuple(int(v) for v in d["values"]),
+               tuple((int(lo), int(hi)) for lo, hi in d["ranges"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Network.
+# ---------------------------------------------------------------------------------------------
+
+class QualityNet(nn.Module):
+  """Patches float [N, P, P, 3] in [0, 1] -> class logits [N, num_classes].
+
+  Attributes:
+    num_classes: number of quality classes.
+    widths: channels of the full-resolution conv, then of each of the three stride-2 convs.
+    dense: width of the hidden dense layer.
+    channels: "luma" (JFIF Y) or "rgb".
+  """
+
+  num_classes: int
+  widths: Sequence[int] = (16, 32, 64, 96)
+  dense: int = 64
+  channels: str = "luma"
+
+  @nn.compact
+  def __call__(self, patches: Array) -> Array:
+    if patches.ndim != 4 or patches.shape[-1] != 3:
+      raise PredictorError(f"QualityNet expects patches [N, P, P, 3]; got {patches.shape}.")
+    x = patches.astype(jnp.float32)
+    if self.channels == "luma":
+      x = x @ jnp.asarray(_LUMA, jnp.float32)[:, None]
+    elif self.channels != "rgb":
+      raise PredictorError(f"channels must be 'luma' or 'rgb'; got {self.channels!r}.")
+    # Scale so pixel steps are O(1): quantisation noise is a few grey levels out of 255.
+    x = (x - 0.5) * 8.0
+    x = nn.relu(nn.Conv(self.widths[0], (3, 3), name="stem")(x))
+    for i, width in enumerate(self.widths[1:]):
+      x = nn.relu(nn.Conv(width, (3, 3), strides=(2, 2), name=f"down{i}")(x))
+      x = nn.relu(nn.Conv(width, (3, 3), name=f"conv{i}")(x))
+    pooled = jnp.concatenate([x.mean(axis=(1, 2)), x.max(axis=(1, 2))], axis=-1)
+    x = nn.relu(nn.Dense(self.dense, name="hidden")(pooled))
+    return nn.Dense(self.num_classes, name="logits")(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# Patches.
+# ---------------------------------------------------------------------------------------------
+
+def check_frames(frames: Any) -> np.ndarray:
+  """uint8 [N, H, W, 3] or PredictorError saying what was wrong."""
+  frames = np.asarray(frames)
+  if frames.ndim == 3:
+    raise PredictorError(f"expected a batch of frames [N, H, W, 3]; got one image "
+                         f"{frames.shape}: add a leading axis (frames[None]).")
+  if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] < 1:
+    raise PredictorError(f"expected RGB frames [N, H, W, 3] with N >= 1; got {frames.shape}.")
+  if frames.dtype != np.uint8:
+    raise PredictorError(f"expected uint8 frames (0-255, as decoded); got {frames.dtype}. "
+                         "Convert float frames in [0, 1] with np.round(x * 255).astype(np.uint8).")
+  return frames
+
+
+def grid_positions(height: int, width: int, patch: int, align: int) -> np.ndarray:
+  """All (y, x) with y, x multiples of ``align`` where a patch fits: int [M, 2]."""
+  if height < patch or width < patch:
+    raise PredictorError(f"frames of {height}x{width} are smaller than the predictor's "
+                         f"{patch}x{patch} patch; upscale them or use a predictor trained on "
+                         "smaller patches.")
+  ys = np.arange(0, height - patch + 1, align)
+  xs = np.arange(0, width - patch + 1, align)
+  return np.stack(np.meshgrid(ys, xs, indexing="ij"), -1).reshape(-1, 2)
+
+
+def luma_std(patches: np.ndarray) -> np.ndarray:
+  """Standard deviation of the JFIF luma of uint8 patches [..., P, P, 3] -> [...]."""
+  y = patches.astype(np.float32) @ np.asarray(_LUMA, np.float32)
+  return y.reshape(*y.shape[:-2], -1).std(-1)
+
+
+def textured_patches(frame: np.ndarray, patch: int, num: int, align: int = 16) -> np.ndarray:
+  """The ``num`` grid-aligned patches of ``frame`` with the largest luma std (fewer if the frame
+  is small), uint8 [K, P, P, 3]. Deterministic: ties go to the earlier position."""
+  pos = grid_positions(frame.shape[0], frame.shape[1], patch, align)
+  patches = np.stack([frame[y:y + patch, x:x + patch] for y, x in pos])
+  order = np.argsort(-luma_std(patches), kind="stable")[:num]
+  return patches[np.sort(order)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Predictor.
+# ---------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Predictor:
+  """A trained ``QualityNet`` with its classes and patch settings.
+
+  Attributes:
+    net: the module.
+    params: its variables ({"params": ...}).
+    classes: the quality classes.
+    patch_size: patch side P.
+    num_patches: patches averaged per frame (K).
+    align: patch positions are multiples of this.
+    metadata: provenance (training data, accuracy, ...), as stored in ``predictor.json``.
+  """
+  net: QualityNet
+  params: Any
+  classes: QualityClasses
+  patch_size: int = 48
+  num_patches: int = 16
+  align: int = 16
+  metadata: dict = dataclasses.field(default_factory=dict)
+
+  def __post_init__(self):
+    self._apply = jax.jit(self.net.apply)
+
+  def patch_logits(self, patches: np.ndarray) -> np.ndarray:
+    """uint8 patches [M, P, P, 3] -> logits [M, C] (float32 numpy)."""
+    x = jnp.asarray(patches, jnp.float32) / 255.0
+    return np.asarray(self._apply(self.params, x))
+
+  def frame_logits(self, frames: np.ndarray) -> np.ndarray:
+    """Mean patch logits of each frame: uint8 [N, H, W, 3] -> [N, C]."""
+    frames = check_frames(frames)
+    groups = [textured_patches(f, self.patch_size, self.num_patches, self.align) for f in frames]
+    logits = self.patch_logits(np.concatenate(groups))
+    splits = np.cumsum([len(g) for g in groups])[:-1]
+    return np.stack([chunk.mean(0) for chunk in np.split(logits, splits)])
+
+  def predict_class(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Class index [N] (int) and class probabilities [N, C] of uint8 frames [N, H, W, 3]."""
+    logits = self.frame_logits(frames)
+    probs = np.asarray(jax.nn.softmax(jnp.asarray(logits), axis=-1))
+    return logits.argmax(-1), probs
+
+  def predict_value(self, frames: np.ndarray) -> np.ndarray:
+    """The class value (e.g. QF 20 or QP 32) of each frame: int [N]."""
+    index, _ = self.predict_class(frames)
+    return np.asarray(self.classes.values)[index]
+
+
+def _net_config(net: QualityNet) -> dict[str, Any]:
+  return {"num_classes": net.num_classes, "widths": list(net.widths), "dense": net.dense,
+          "channels": net.channels}
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+  with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as tmp:
+    tmp.write(data)
+  os.replace(tmp.name, path)
+
+
+def save_predictor(directory: str | os.PathLike, predictor: Predictor) -> Path:
+  """Writes ``predictor.msgpack`` + ``predictor.json``; each file appears whole or not at all."""
+  directory = Path(directory)
+  directory.mkdir(parents=True, exist_ok=True)
+  params = jax.tree.map(lambda x: np.asarray(jax.device_get(x)), predictor.params)
+  meta = {**predictor.metadata, "format_version": FORMAT_VERSION,
+          "classes": predictor.classes.to_dict(), "net": _net_config(predictor.net),
+          "patch_size": predictor.patch_size, "num_patches": predictor.num_patches,
+          "align": predictor.align}
+  _write_atomically(directory / PARAMS_FILE, serialization.msgpack_serialize(params))
+  _write_atomically(directory / META_FILE, json.dumps(meta, indent=1, default=str).encode())
+  return directory
+
+
+def load_predictor(directory: str | os.PathLike) -> Predictor:
+  """Reads a predictor written by ``save_predictor`` (``python -m jaxenhance.qf_train``).
+
+  Raises:
+    PredictorError: missing, damaged or mismatching files, with what to do about it.
+  """
+  directory = Path(directory)
+  params_path, meta_path = directory / PARAMS_FILE, directory / META_FILE
+  if not params_path.is_file() or not meta_path.is_file():
+    raise PredictorError(
+        f"{directory} is not a saved quality predictor (needs {PARAMS_FILE} and {META_FILE}); "
+        "train one with python -m jaxenhance.qf_train --workdir=<dir> (it writes "
+        "<dir>/qf/<codec>).")
+  try:
+    meta = json.loads(meta_path.read_text())
+    if meta.get("format_version") != FORMAT_VERSION:
+      raise PredictorError(f"{meta_path}: predictor format {meta.get('format_version')} is not "
+                           f"supported (expected {FORMAT_VERSION}); retrain the predictor.")
+    classes = QualityClasses.from_dict(meta["classes"])
+    net = QualityNet(num_classes=int(meta["net"]["num_classes"]),
+                     widths=tuple(int(w) for w in meta["net"]["widths"]),
+                     dense=int(meta["net"]["dense"]), channels=str(meta["net"]["channels"]))
+    patch, num, align = int(meta["patch_size"]), int(meta["num_patches"]), int(meta["align"])
+  except PredictorError:
+    raise
+  except (ValueError, KeyError, TypeError) as exc:
+    raise PredictorError(f"{meta_path} is damaged ({type(exc).__name__}: {exc}); retrain the "
+                         "predictor or restore the file.") from exc
+  if net.num_classes != classes.num_classes:
+    raise PredictorError(f"{meta_path}: the network has {net.num_classes} outputs but "
+                         f"{classes.num_classes} classes are listed; the file is damaged.")
+  try:
+    params = serialization.msgpack_restore(params_path.read_bytes())
+  except Exception as exc:  # noqa: BLE001 - any decoding failure means a damaged file
+    raise PredictorError(f"{params_path} cannot be read ({type(exc).__name__}); the file is "
+                         "truncated or damaged. Retrain the predictor or restore the file.") from exc
+  expected = jax.eval_shape(net.init, jax.random.key(0, impl="rbg"),
+                            jax.ShapeDtypeStruct((1, patch, patch, 3), jnp.float32))
+  got = jax.tree.map(np.shape, params) if isinstance(params, dict) else None
+  if got != jax.tree.map(lambda x: tuple(x.shape), expected):
+    raise PredictorError(f"{params_path} does not match the network described in {meta_path} "
+                         "(files from different runs?); retrain or restore both files together.")
+  params = jax.tree.map(jnp.asarray, params)
+  metadata = {k: v for k, v in meta.items() if k not in (
+      "format_version", "classes", "net", "patch_size", "num_patches", "align")}
+  return Predictor(net, params, classes, patch, num, align, metadata)
+
+
+# ---------------------------------------------------------------------------------------------
+# Ensemble routing.
+# ---------------------------------------------------------------------------------------------
+
+class Ensemble:
+  """One generator per quality class: ``Ensemble({class_value: (generator, params)})``.
+
+  Generators are applied with a jitted ``apply`` built once per member; a member may be shared by
+  several classes (pass the same pair twice).
+  """
+
+  def __init__(self, members: Mapping[int, tuple[nn.Module, Any]]):
+    if not members:
+      raise PredictorError("an ensemble needs at least one (generator, params) member.")
+    self.members: dict[int, tuple[nn.Module, Any]] = {}
+    self._apply: dict[int, Any] = {}
+    for value, member in members.items():
+      if not isinstance(member, tuple) or len(member) != 2:
+        raise PredictorError(f"ensemble member for class {value} must be a (generator, params) "
+                             f"pair; got {type(member).__name__}.")
+      self.members[int(value)] = member
+      self._apply[int(value)] = jax.jit(member[0].apply)
+
+  @property
+  def values(self) -> list[int]:
+    return sorted(self.members)
+
+  def enhance(self, value: int, frames: np.ndarray) -> np.ndarray:
+    """Runs the generator of class ``value`` on uint8 frames [N, H, W, 3]; returns uint8."""
+    _, params = self.members[int(value)]
+    out = self._apply[int(value)](params, jnp.asarray(frames, jnp.float32) / 255.0)
+    return np.asarray(jnp.round(jnp.clip(out, 0.0, 1.0) * 255.0).astype(jnp.uint8))
+
+
+@dataclasses.dataclass
+class Routed:
+  """Result of ``route``.
+
+  Attributes:
+    frames: enhanced uint8 [N, H, W, 3], in input order.
+    class_values: the class value each frame was routed to, int [N].
+    probabilities: predicted class probabilities [N, C], None when the class was overridden.
+    overridden: True when ``override_class`` decided the class.
+  """
+  frames: np.ndarray
+  class_values: np.ndarray
+  probabilities: np.ndarray | None
+  overridden: bool
+
+
+def route(frames: np.ndarray, predictor: Predictor, ensemble: Ensemble,
+          override_class: int | None = None, batch_size: int = 8) -> Routed:
+  """Enhances each frame with the ensemble generator of its (predicted or given) quality class.
+
+  Args:
+    frames: decoded uint8 frames [N, H, W, 3].
+    predictor: the quality predictor; its class values key the ensemble.
+    ensemble: generators by class value.
+    override_class: a quality value (e.g. QF 20, or any QP inside a bin) that replaces the
+      prediction for every frame; it must belong to one of the predictor's classes.
+    batch_size: frames per generator call.
+
+  Returns:
+    ``Routed`` with the enhanced frames and the class of each frame.
+  """
+  frames = check_frames(frames)
+  values = np.asarray(predictor.classes.values)
+  if override_class is not None:
+    index = predictor.classes.index(override_class)
+    chosen = np.full(len(frames), values[index])
+    probs = None
+  else:
+    missing = sorted(set(values.tolist()) - set(ensemble.values))
+    if missing:
+      raise PredictorError(
+          f"the ensemble has no generator for classes {missing} that the predictor can output "
+          f"(it has {ensemble.values}); add them, share a member between classes, or pass "
+          "override_class.")
+    index, probs = predictor.predict_class(frames)
+    chosen = values[index]
+  if override_class is not None and int(chosen[0]) not in ensemble.members:
+    raise PredictorError(f"override_class={override_class} is class {int(chosen[0])}, which "
+                         f"has no generator in the ensemble (it has {ensemble.values}).")
+  out = np.empty_like(frames)
+  # Group frames by class so each generator runs on batches of its own frames.
+  for value in np.unique(chosen):
+    idx = np.flatnonzero(chosen == value)
+    for start in range(0, len(idx), batch_size):
+      part = idx[start:start + batch_size]
+      out[part] = ensemble.enhance(int(value), frames[part])
+  return Routed(out, chosen.astype(np.int64), probs, override_class is not None)

@@ -1,0 +1,399 @@
+r"""Train and evaluate the quality predictor (``models/qf.py``) on real compressed images.
+
+  python -m jaxenhance.qf_train --workdir=workdir [--codec=jpeg|h264] [--config=configs/qf.py]
+
+Writes into ``<workdir>/qf/<codec>/``: the predictor (``predictor.msgpack`` + ``predictor.json``,
+read by ``qf.load_predictor``), ``confusion.png`` (image- and patch-level confusion matrices),
+``confusion.md`` (the same as Markdown tables) and ``confusion.json`` (counts, per-class
+accuracy, data and timing).
+
+Data: every training/test image (a photo, a random crop of one, a frame of a real clip or of a
+pan/zoom clip over a photo) is compressed whole at every class (JPEG: Pillow at the exact QF,
+4:2:0; H.264: x264 at random QPs inside each bin, through ``codecs.round_trip``); patches are cut
+afterwards at grid-aligned positions. Test images come from sources that are not in training.
+Image-level accuracy (logits averaged over the most textured patches, what routing uses) is the
+headline number; patch-level accuracy is reported beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from absl import app, flags, logging
+from ml_collections import config_flags
+from PIL import Image
+
+from jaxenhance import assets, codecs
+from jaxenhance.data import sources
+from jaxenhance.models import qf
+
+_CONFIG = config_flags.DEFINE_config_file("config", "configs/qf.py", "Quality-predictor config.")
+_WORKDIR = flags.DEFINE_string("workdir", "workdir", "Work directory.")
+_CODEC = flags.DEFINE_enum("codec", None, ["jpeg", "h264"], "Overrides config.qf.codec.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Sources: (source id, uint8 frames [T, H, W, 3]) groups. T = 1 for photos and their crops.
+# ---------------------------------------------------------------------------------------------
+
+def load_photo(name: str, jpeg_coded: Sequence[str]) -> np.ndarray:
+  """A real RGB photo from scikit-image's bundled data (gray replicated), area-downscaled 2x if it
+  is stored as JPEG there."""
+  if name in assets.SAMPLE_PHOTOS:
+    image = assets.sample_photo(name)
+  else:
+    import skimage.data  # the wheel ships these files; nothing is downloaded
+    loader = getattr(skimage.data, name, None)
+    if loader is None:
+      raise ValueError(f"'{name}' is not an image of skimage.data.")
+    image = loader()
+    image = np.asarray(image[0] if isinstance(image, tuple) else image)
+    if image.ndim == 2:
+      image = np.repeat(image[..., None], 3, axis=-1)
+    image = np.ascontiguousarray(image[..., :3]).astype(np.uint8)
+  if name in jpeg_coded:
+    h, w = image.shape[:2]
+    image = sources.area_resize(image, (h // 2, w // 2))
+  return image
+
+
+def _random_crops(image: np.ndarray, num: int, lo: int, hi: int,
+                  rng: np.random.Generator) -> list[np.ndarray]:
+  h, w = image.shape[:2]
+  crops = []
+  for _ in range(num):
+    ch = int(rng.integers(lo, min(hi, h) + 1)) if h > lo else h
+    cw = int(rng.integers(lo, min(hi, w) + 1)) if w > lo else w
+    y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    crops.append(np.ascontiguousarray(image[y:y + ch, x:x + cw]))
+  return crops
+
+
+def _clip_frames(name: str, num: int, spread: bool) -> tuple[np.ndarray, float]:
+  """``num`` frames of a sample clip (downscaled 2x): spread over the clip, or consecutive."""
+  clip = sources.sample_clip(name)
+  frames = clip.frames
+  if spread:
+    frames = frames[np.linspace(0, len(frames) - 1, num).round().astype(int)]
+  else:
+    frames = frames[:num]
+  return frames, clip.fps
+
+
+def build_split(q: Any, split: str, video: bool, seed: int) -> list[tuple[str, np.ndarray, float]]:
+  """The split's groups: (source id, uint8 frames [T, H, W, 3], fps).
+
+  JPEG: every photo, crop and clip frame is its own group of one frame. Video: groups are clips
+  (the sample clip, or a pan/zoom clip over each photo), since the codec predicts across frames.
+  """
+  rng = np.random.default_rng([seed, 0 if split == "train" else 1])
+  photos = q.train_photos if split == "train" else q.test_photos
+  clips = q.train_clips if split == "train" else q.test_clips
+  crops = q.train_crops if split == "train" else q.test_crops
+  groups = []
+  for name in photos:
+    image = load_photo(name, q.jpeg_coded_photos)
+    size = sources.photo_frame_size(image.shape, q.panzoom_height)
+    if video:
+      n = 2 * q.panzoom_frames
+      clip = sources.photo_clip(image, n, size, seed=int(rng.integers(1 << 30)))
+      groups.append((f"photo:{name}", clip.frames, clip.fps))
+      continue
+    groups.append((f"photo:{name}", image[None], 25.0))
+    for crop in _random_crops(image, crops, *q.crop_range, rng):
+      groups.append((f"photo:{name}", crop[None], 25.0))
+    if image.shape[-1] == 3 and not np.array_equal(image[..., 0], image[..., 1]):
+      clip = sources.photo_clip(image, q.panzoom_frames, size, seed=int(rng.integers(1 << 30)))
+      groups.extend((f"photo:{name}", f[None], 25.0) for f in clip.frames)
+  for name in clips:
+    frames, fps = _clip_frames(name, q.clip_frames, spread=not video)
+    if video:
+      groups.append((f"sample:{name}", frames, fps))
+    else:
+      groups.extend((f"sample:{name}", f[None], fps) for f in frames)
+  return groups
+
+
+def check_disjoint(train: Sequence[tuple], test: Sequence[tuple]) -> None:
+  shared = sorted({g[0] for g in train} & {g[0] for g in test})
+  if shared:
+    raise ValueError(f"sources {shared} are in both train and test; a source may only be in one "
+                     "split (edit qf.train_photos/test_photos/train_clips/test_clips).")
+
+
+# ---------------------------------------------------------------------------------------------
+# Compression: every group at every class.
+# ---------------------------------------------------------------------------------------------
+
+def make_classes(q: Any) -> qf.QualityClasses:
+  if q.codec == "jpeg":
+    return qf.QualityClasses.jpeg(q.jpeg_qfs)
+  if q.codec == "h264":
+    return qf.QualityClasses.bins("h264", "qp", q.h264_bins, q.h264_values)
+  raise ValueError(f"qf.codec must be 'jpeg' or 'h264'; got {q.codec!r}.")
+
+
+def settings_for(q: Any, classes: qf.QualityClasses, label: int, count: int,
+                 rng: np.random.Generator) -> list[codecs.EncodeSettings]:
+  """Encoder settings for class ``label``: the exact QF, or ``count`` random QPs of the bin."""
+  if classes.codec == "jpeg":
+    return [codecs.EncodeSettings("jpeg", "qf", classes.values[label])]
+  lo, hi = classes.ranges[label]
+  qps = rng.choice(np.arange(lo, hi + 1), size=min(count, hi - lo + 1), replace=False)
+  return [codecs.EncodeSettings(classes.codec, classes.param, int(v), preset=q.h264_preset,
+                                gop=q.h264_gop) for v in sorted(qps)]
+
+
+def compress_split(q: Any, groups, classes: qf.QualityClasses, qps_per_bin: int,
+                   seed: int) -> Iterator[tuple[int, int, np.ndarray]]:
+  """Yields (label, image id, decoded uint8 frame [H, W, 3]) for every class and frame."""
+  rng = np.random.default_rng(seed)
+  image_id = 0
+  for _, frames, fps in groups:
+    for label in range(classes.num_classes):
+      for setting in settings_for(q, classes, label, qps_per_bin, rng):
+        decoded = codecs.round_trip(frames, fps, setting).frames
+        for frame in decoded:
+          yield label, image_id, frame
+          image_id += 1
+
+
+def cut_patches(frame: np.ndarray, num: int, patch: int, align: int, min_std: float,
+                rng: np.random.Generator) -> np.ndarray:
+  """``num`` random grid-aligned patches, preferring those with luma std >= ``min_std``."""
+  pos = qf.grid_positions(frame.shape[0], frame.shape[1], patch, align)
+  patches = np.stack([frame[y:y + patch, x:x + patch] for y, x in pos])
+  textured = np.flatnonzero(qf.luma_std(patches) >= min_std)
+  pool = textured if len(textured) else np.arange(len(patches))
+  return patches[rng.choice(pool, size=min(num, len(pool)), replace=False)]
+
+
+def patch_dataset(q: Any, groups, classes, qps_per_bin: int, seed: int, keep_images: bool
+                  ) -> dict[str, Any]:
+  """Compresses every group and cuts patches: patches [M,P,P,3], labels [M], image ids [M], and
+  (``keep_images``) the decoded images with their labels for image-level evaluation."""
+  rng = np.random.default_rng([seed, 7])
+  patches, labels, ids, images, image_labels = [], [], [], [], []
+  for label, image_id, frame in compress_split(q, groups, classes, qps_per_bin, seed):
+    cut = cut_patches(frame, q.patches_per_image, q.patch_size, q.align, q.min_patch_std, rng)
+    patches.append(cut)
+    labels.append(np.full(len(cut), label))
+    ids.append(np.full(len(cut), image_id))
+    if keep_images:
+      images.append(frame)
+      image_labels.append(label)
+  return {"patches": np.concatenate(patches), "labels": np.concatenate(labels),
+          "ids": np.concatenate(ids), "images": images, "image_labels": np.asarray(image_labels)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Training.
+# ---------------------------------------------------------------------------------------------
+
+def make_train_step(net: qf.QualityNet, tx: optax.GradientTransformation):
+  def loss_fn(params, x, y):
+    logits = net.apply(params, x)
+    loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+    return loss, (logits.argmax(-1) == y).mean()
+
+  @jax.jit
+  def step(params, opt_state, x, y):
+    (loss, acc), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, x, y)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state, loss, acc
+
+  return step
+
+
+def _augment(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+  """A random flip/transpose of the batch: P is a multiple of 8, so the block grid stays aligned."""
+  if rng.random() < 0.5:
+    batch = batch[:, :, ::-1]
+  if rng.random() < 0.5:
+    batch = batch[:, ::-1]
+  if rng.random() < 0.5:
+    batch = batch.transpose(0, 2, 1, 3)
+  return np.ascontiguousarray(batch)
+
+
+def train(q: Any, data: dict[str, Any], classes: qf.QualityClasses, seed: int,
+          log=logging.info) -> qf.Predictor:
+  """Trains a ``QualityNet`` with Adam(W) and a cosine schedule on the training patches."""
+  net = qf.QualityNet(num_classes=classes.num_classes, widths=tuple(q.widths), dense=q.dense,
+                      channels=q.channels)
+  params = jax.jit(net.init)(jax.random.key(seed),
+                             jnp.zeros((1, q.patch_size, q.patch_size, 3), jnp.float32))
+  schedule = optax.warmup_cosine_decay_schedule(0.0, q.lr, min(100, q.steps // 10 + 1), q.steps)
+  tx = optax.adamw(schedule, weight_decay=q.weight_decay)
+  opt_state = tx.init(params)
+  step_fn = make_train_step(net, tx)
+  rng = np.random.default_rng([seed, 1])
+  patches, labels = data["patches"], data["labels"]
+  losses, accs = [], []
+  for step in range(1, q.steps + 1):
+    idx = rng.integers(0, len(patches), q.batch_size)
+    x = jnp.asarray(_augment(patches[idx], rng), jnp.float32) / 255.0
+    params, opt_state, loss, acc = step_fn(params, opt_state, x, jnp.asarray(labels[idx]))
+    losses.append(loss)
+    accs.append(acc)
+    if step % q.log_every == 0 or step == q.steps:
+      log(f"step {step}/{q.steps}: loss {float(np.mean(losses)):.3f}, "
+          f"train patch accuracy {float(np.mean(accs)):.3f}")
+      losses, accs = [], []
+  return qf.Predictor(net, params, classes, q.patch_size, q.num_patches, q.align)
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation: confusion matrices.
+# ---------------------------------------------------------------------------------------------
+
+def confusion(true: np.ndarray, pred: np.ndarray, num_classes: int) -> np.ndarray:
+  """Counts [true class, predicted class]."""
+  matrix = np.zeros((num_classes, num_classes), np.int64)
+  np.add.at(matrix, (true, pred), 1)
+  return matrix
+
+
+def per_class_accuracy(matrix: np.ndarray) -> np.ndarray:
+  return np.diag(matrix) / np.maximum(matrix.sum(1), 1)
+
+
+def evaluate(predictor: qf.Predictor, test: dict[str, Any], batch: int = 512) -> dict[str, Any]:
+  """Image-level (averaged textured patches) and patch-level confusion matrices on ``test``."""
+  c = predictor.classes.num_classes
+  patch_pred = np.concatenate([predictor.patch_logits(test["patches"][i:i + batch]).argmax(-1)
+                               for i in range(0, len(test["patches"]), batch)])
+  # Image by image: sizes differ, and this is exactly the routing path (Predictor.predict_class).
+  image_pred = np.asarray([predictor.predict_class(im[None])[0][0] for im in test["images"]])
+  out = {}
+  for level, true, pred in [("image", test["image_labels"], image_pred),
+                            ("patch", test["labels"], patch_pred)]:
+    matrix = confusion(true, pred, c)
+    out[level] = {"confusion": matrix.tolist(),
+                  "per_class_accuracy": per_class_accuracy(matrix).round(4).tolist(),
+                  "accuracy": round(float(np.trace(matrix) / matrix.sum()), 4),
+                  "count": int(matrix.sum())}
+  return out
+
+
+def markdown(results: dict[str, Any], labels: list[str], title: str) -> str:
+  lines = [f"# {title}", ""]
+  for level in ("image", "patch"):
+    r = results[level]
+    what = ("image level: logits averaged over the most textured patches of each image"
+            if level == "image" else "patch level: one patch each")
+    lines += [f"## {what} ({r['count']} samples, accuracy {100 * r['accuracy']:.1f} %)", "",
+              "| true \\ predicted | " + " | ".join(labels) + " | accuracy |",
+              "|---" * (len(labels) + 2) + "|"]
+    for i, row in enumerate(r["confusion"]):
+      lines.append(f"| **{labels[i]}** | " + " | ".join(str(v) for v in row) +
+                   f" | {100 * r['per_class_accuracy'][i]:.1f} % |")
+    lines.append("")
+  return "\n".join(lines)
+
+
+def plot(results: dict[str, Any], labels: list[str], title: str, path: Path) -> None:
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+  for ax, level in zip(axes, ("image", "patch")):
+    matrix = np.asarray(results[level]["confusion"], np.float64)
+    norm = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(labels)):
+      for j in range(len(labels)):
+        ax.text(j, i, f"{100 * norm[i, j]:.0f}%\n({int(matrix[i, j])})", ha="center",
+                va="center", fontsize=7, color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_xticks(range(len(labels)), labels, rotation=45)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{level} level, accuracy {100 * results[level]['accuracy']:.1f} %")
+  fig.suptitle(title)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------
+# The command.
+# ---------------------------------------------------------------------------------------------
+
+def run(config: Any, workdir: str | Path, log=logging.info) -> dict[str, Any]:
+  """Builds the data, trains, evaluates, writes the predictor and the confusion matrices."""
+  q = config.qf
+  seed = int(config.seed)
+  classes = make_classes(q)
+  video = classes.codec != "jpeg"
+  out = Path(workdir) / "qf" / classes.codec
+  timing = {}
+
+  start = time.perf_counter()
+  train_groups = build_split(q, "train", video, seed)
+  test_groups = build_split(q, "test", video, seed)
+  check_disjoint(train_groups, test_groups)
+  train_data = patch_dataset(q, train_groups, classes, q.qps_per_bin, seed, keep_images=False)
+  test_data = patch_dataset(q, test_groups, classes, 1, seed + 1, keep_images=True)
+  timing["data_s"] = round(time.perf_counter() - start, 1)
+  log(f"data: {len(train_data['patches'])} training patches from {len(train_groups)} groups, "
+      f"{len(test_data['images'])} test images ({len(test_data['patches'])} patches) in "
+      f"{timing['data_s']} s")
+
+  start = time.perf_counter()
+  predictor = train(q, train_data, classes, seed, log)
+  timing["train_s"] = round(time.perf_counter() - start, 1)
+
+  start = time.perf_counter()
+  results = evaluate(predictor, test_data)
+  timing["eval_s"] = round(time.perf_counter() - start, 1)
+
+  data_info = {
+      "train_sources": sorted({g[0] for g in train_groups}),
+      "test_sources": sorted({g[0] for g in test_groups}),
+      "train_patches": int(len(train_data["patches"])),
+      "test_images": int(len(test_data["images"])),
+      "test_patches": int(len(test_data["patches"])),
+  }
+  predictor.metadata = {"config": q.to_dict(), "seed": seed, "data": data_info,
+                        "test_accuracy": {k: v["per_class_accuracy"] for k, v in results.items()},
+                        "versions": {"jax": jax.__version__}}
+  qf.save_predictor(out, predictor)
+  labels = classes.labels
+  title = f"{classes.codec} quality predictor on held-out real images"
+  (out / "confusion.md").write_text(markdown(results, labels, title))
+  (out / "confusion.json").write_text(json.dumps(
+      {"labels": labels, **results, "data": data_info, "timing": timing}, indent=1))
+  plot(results, labels, title, out / "confusion.png")
+  return {"dir": str(out), "labels": labels, "results": results, "timing": timing,
+          "data": data_info}
+
+
+def main(argv: list[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  config = _CONFIG.value
+  if _CODEC.value:
+    config.qf.codec = _CODEC.value
+  start = time.perf_counter()
+  summary = run(config, _WORKDIR.value, log=print)
+  for level in ("image", "patch"):
+    r = summary["results"][level]
+    accs = ", ".join(f"{label} {100 * a:.1f}%" for label, a in zip(
+        summary["labels"], r["per_class_accuracy"]))
+    print(f"{level}-level accuracy {100 * r['accuracy']:.1f}% ({r['count']}): {accs}")
+  print(f"wrote {summary['dir']} (predictor, confusion.png/.md/.json) in "
+        f"{time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+  app.run(main)
