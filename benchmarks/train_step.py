@@ -269,11 +269,28 @@ def check_against_torch(js: JaxSetting, args, host_batch) -> None:
 
 
 def torch_flops(tws, lq, gt) -> float:
-  from torch.utils.flop_counter import FlopCounterMode
+  """FLOPs of one torch step, counted per dispatched aten op with torch's own formulas.
 
-  with FlopCounterMode(display=False) as counter:
+  (``FlopCounterMode`` itself cannot run ``autograd.grad(create_graph=True)``: its module
+  tracker's backward hooks refuse it.)
+  """
+  from torch.utils._python_dispatch import TorchDispatchMode
+  from torch.utils.flop_counter import flop_registry
+
+  class Counter(TorchDispatchMode):
+    total = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+      kwargs = kwargs or {}
+      out = func(*args, **kwargs)
+      formula = flop_registry.get(func._overloadpacket)
+      if formula is not None:
+        Counter.total += formula(*args, **kwargs, out_val=out)
+      return out
+
+  with Counter():
     tws.step(lq, gt)
-  return float(counter.get_total_flops())
+  return float(Counter.total)
 
 
 # --------------------------------------------------------------------------- main
