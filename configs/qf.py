@@ -54,10 +54,14 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   q.num_patches = 16  # most textured patches averaged per image at prediction time
 
   # ------------------------------------------------------------------ network + training
-  q.channels = "luma"  # "luma" or "rgb"
+  # "dct" (JPEG: block-DCT quantiser-step features), "pixels" (plain CNN, any codec), or ""
+  # (dct for jpeg, pixels for video codecs).
+  q.stem = ""
+  q.max_step = 64  # dct stem: quantiser steps 2..max_step are probed
+  q.channels = "luma"  # pixels stem: "luma" or "rgb"
   q.widths = (16, 32, 64, 96)
   q.dense = 64
-  q.steps = 1500
+  q.steps = 400
   q.batch_size = 64
   q.lr = 2e-3
   q.weight_decay = 1e-4

@@ -305,71 +305,89 @@ class Evaluator:
     self._inception_params = inception.load_params() if self._features else None
     self._niqe_model = niqe_lib.load_model() if "niqe" in self.metrics else None
     self._compiled: dict[int, tuple[Any, Callable]] = {}
+    self._metrics_compiled: Callable | None = None
     self._reference: dict[str, Any] | None = None
 
   # ------------------------------------------------------------------------- compiled pass
-  def _pass_fn(self, generator: Any | None) -> Callable:
-    """One jitted ``(g_vars, lpips, inception, lq, gt) -> per-row outputs`` per generator."""
+  def _enhance_fn(self, generator: Any) -> Callable:
+    """The jitted ``(g_vars, lq uint8) -> 8-bit output`` of ``generator``, compiled once."""
     key = id(generator)
-    if key in self._compiled:
-      return self._compiled[key][1]
-    want_lpips, want_features = "lpips" in self.metrics, self._features
-    resize = self.resize
+    if key not in self._compiled:
+      def enhance(g_vars, lq):
+        out = generator.apply(g_vars, _to_float(lq))
+        # NaN survives the rounding as a flag: uint8 cannot hold it.
+        nan = jnp.any(jnp.isnan(out), axis=(1, 2, 3))
+        return jnp.round(jnp.clip(out, 0.0, 1.0) * 255.0).astype(jnp.uint8), nan
 
-    def fn(g_vars, lpips_params, inception_params, lq, gt):
-      frames, target = _to_float(lq), _to_float(gt)
-      if generator is None:  # the compressed input itself
-        pred = frames[:, frames.shape[1] // 2]
-      else:
-        pred = generator.apply(g_vars, frames)
-      out = {"psnr": image_metrics.psnr(pred, target), "psnr_y": image_metrics.psnr_y(pred, target),
-             "ssim": image_metrics.ssim(pred, target),
-             "nan": jnp.any(jnp.isnan(pred), axis=(1, 2, 3)),
-             "pred": jnp.round(jnp.clip(pred, 0.0, 1.0) * 255.0).astype(jnp.uint8)}
-      if want_lpips:
-        # The traceable core: lpips.lpips checks value ranges on the host, which cannot run
-        # inside jit; pred is clipped to [0, 1] by the generator and gt comes from uint8.
-        out["lpips"] = lpips_lib._lpips(lpips_params, pred, target)  # noqa: SLF001
-      if want_features:
-        out["features"] = inception.extract_pool3(inception_params, pred, resize=resize)
-        if generator is None:
-          out["gt_features"] = inception.extract_pool3(inception_params, target, resize=resize)
-      return out
+      # The entry keeps the generator alive, so its id is not reused by another object.
+      self._compiled[key] = (generator, jax.jit(enhance))
+    return self._compiled[key][1]
 
-    compiled = jax.jit(fn)
-    self._compiled[key] = (generator, compiled)  # keeps the generator alive: ids stay unique
-    return compiled
+  def _metrics_fn(self) -> Callable:
+    """The jitted ``(lpips params, pred uint8, gt uint8) -> per-row metrics``, shared by both
+    rows: identical images give identical numbers."""
+    if self._metrics_compiled is None:
+      want_lpips = "lpips" in self.metrics
+
+      def metrics(lpips_params, pred, gt):
+        a, b = _to_float(pred), _to_float(gt)
+        out = {"psnr": image_metrics.psnr(a, b), "psnr_y": image_metrics.psnr_y(a, b),
+               "ssim": image_metrics.ssim(a, b)}
+        if want_lpips:
+          # The traceable core: lpips.lpips checks value ranges on the host, which cannot run
+          # under jit; both inputs come from uint8 here, so they are in [0, 1].
+          out["lpips"] = lpips_lib._lpips(lpips_params, a, b)  # noqa: SLF001
+        return out
+
+      self._metrics_compiled = jax.jit(metrics)
+    return self._metrics_compiled
+
+  def _features_of(self, images: jax.Array) -> jax.Array:
+    # extract_pool3 is jitted on its own: one Inception compilation serves every image set.
+    return inception.extract_pool3(self._inception_params, images, resize=self.resize)
 
   def _run_pass(self, generator: Any | None, g_vars: Any, keep_images: int = 0
                 ) -> dict[str, Any]:
-    """Per-row outputs over every batch, padding dropped; NaN output is an error."""
-    fn = self._pass_fn(generator)
+    """Per-row outputs over every batch, padding dropped; NaN output is an error.
+
+    ``generator=None`` evaluates the compressed input itself (the centre frame) and also
+    extracts the originals' Inception features.
+    """
+    metrics_fn = self._metrics_fn()
     rows: dict[str, list[np.ndarray]] = {}
     examples: list[np.ndarray] = []
+    nan = 0
     for batch in self.batches:
-      out = jax.device_get(fn(g_vars, self._lpips_params, self._inception_params,
-                              batch.lq, batch.gt))
-      for name, value in out.items():
-        if name == "pred":
-          if "niqe" in self.metrics:
-            rows.setdefault("pred", []).append(value[batch.mask])
-          if len(examples) < keep_images:
-            examples.extend(value[batch.mask][:keep_images - len(examples)])
-          continue
+      if generator is None:
+        pred = jnp.asarray(batch.lq[:, batch.lq.shape[1] // 2])
+      else:
+        pred, nan_rows = self._enhance_fn(generator)(g_vars, batch.lq)
+        nan += int(np.sum(np.asarray(nan_rows)[batch.mask]))
+      gt = jnp.asarray(batch.gt)
+      out = metrics_fn(self._lpips_params, pred, gt)
+      if self._features:
+        out["features"] = self._features_of(pred)
+        if generator is None:
+          out["gt_features"] = self._features_of(gt)
+      for name, value in jax.device_get(out).items():
         rows.setdefault(name, []).append(np.asarray(value)[batch.mask])
-    merged = {k: (v if k == "pred" else np.concatenate(v)) for k, v in rows.items()}
-    nan = int(np.sum(merged.pop("nan")))
+      if "niqe" in self.metrics or len(examples) < keep_images:
+        images = np.asarray(pred)[batch.mask]
+        if "niqe" in self.metrics:
+          rows.setdefault("pred", []).append(images)
+        examples.extend(images[:keep_images - len(examples)])
     what = "compressed input" if generator is None else "enhanced output"
     if nan:
       raise EvaluationError(
           f"{nan} of {self.count} images of the {what} contain NaN: the generator's parameters "
           "or the checkpoint are probably non-finite (evaluate an earlier checkpoint)")
+    merged = {k: (v if k == "pred" else np.concatenate(v)) for k, v in rows.items()}
     for name in ("features", "gt_features"):
       if name in merged and not np.all(np.isfinite(merged[name])):
         bad = int(np.sum(~np.isfinite(merged[name]).all(axis=1)))
         raise EvaluationError(f"{bad} Inception feature vectors of the {what} are NaN/Inf; the "
-                              "images are finite, so the Inception weights are damaged "
-                              "(re-run `jaxenhance assets check`)")
+                              "images are finite 8-bit, so the Inception weights are damaged "
+                              "(run `jaxenhance assets check`)")
     merged["examples"] = examples
     return merged
 
@@ -403,7 +421,7 @@ class Evaluator:
       with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if "fid" in self.metrics:
-          out["fid"], _ = fid_lib.fid_from_features(feats, ref)
+          out["fid"] = fid_of_features(feats, ref)
         if "kid" in self.metrics:
           k = fid_lib.kid(feats, ref, num_subsets=self.kid_subsets,
                           subset_size=self.kid_subset_size)
@@ -477,6 +495,32 @@ class Evaluator:
         if name != "count":
           flat[f"{row}/{name}"] = float(value)
     return flat
+
+
+def fid_of_features(x: np.ndarray, y: np.ndarray) -> float:
+  """FID between feature sets ``[n1, D]`` and ``[n2, D]``, in float64.
+
+  With fewer samples than dims (every small evaluation set), ``S1 = AᵀA / (n1 - 1)`` and
+  ``S2 = BᵀB / (n2 - 1)`` for the centred features A, B, and the non-zero eigenvalues of
+  ``S1 S2`` are those of ``M Mᵀ / ((n1 - 1)(n2 - 1))`` with ``M = A Bᵀ`` (``XY`` and ``YX`` share
+  them), so ``tr sqrt(S1 S2)`` is the sum of M's singular values over ``sqrt((n1-1)(n2-1))``:
+  exact, and an ``n1 × n2`` SVD instead of two ``D × D`` eigendecompositions (seconds -> ms
+  at D = 2048). Otherwise :func:`jaxenhance.metrics.fid.fid_from_features`.
+  """
+  x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+  (n1, d), n2 = x.shape, y.shape[0]
+  if min(n1, n2) < 2:
+    raise EvaluationError(f"FID needs at least 2 images per set; got {n1} and {n2}")
+  if min(n1, n2) >= d:
+    with warnings.catch_warnings():
+      warnings.simplefilter("ignore")
+      return float(fid_lib.fid_from_features(x, y)[0])
+  a, b = x - x.mean(axis=0), y - y.mean(axis=0)
+  c = (n1 - 1) * (n2 - 1)
+  trace_sqrt = float(np.sum(np.linalg.svd(a @ b.T, compute_uv=False))) / np.sqrt(c)
+  diff = x.mean(axis=0) - y.mean(axis=0)
+  return float(diff @ diff + np.sum(a * a) / (n1 - 1) + np.sum(b * b) / (n2 - 1)
+               - 2.0 * trace_sqrt)
 
 
 def _nanmean(x: np.ndarray) -> float:

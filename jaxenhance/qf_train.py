@@ -214,21 +214,21 @@ def make_train_step(net: qf.QualityNet, tx: optax.GradientTransformation):
 
 
 def _augment(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-  """A random flip/transpose of the batch: P is a multiple of 8, so the block grid stays aligned."""
+  """Random flips of the batch. P is a multiple of 8, so the block grid stays aligned; no
+  transposes, since JPEG's quantisation tables are not symmetric."""
   if rng.random() < 0.5:
     batch = batch[:, :, ::-1]
   if rng.random() < 0.5:
     batch = batch[:, ::-1]
-  if rng.random() < 0.5:
-    batch = batch.transpose(0, 2, 1, 3)
   return np.ascontiguousarray(batch)
 
 
 def train(q: Any, data: dict[str, Any], classes: qf.QualityClasses, seed: int,
           log=logging.info) -> qf.Predictor:
   """Trains a ``QualityNet`` with Adam(W) and a cosine schedule on the training patches."""
-  net = qf.QualityNet(num_classes=classes.num_classes, widths=tuple(q.widths), dense=q.dense,
-                      channels=q.channels)
+  stem = q.stem or ("dct" if classes.codec == "jpeg" else "pixels")
+  net = qf.QualityNet(num_classes=classes.num_classes, stem=stem, widths=tuple(q.widths),
+                      dense=q.dense, channels=q.channels, max_step=q.max_step)
   params = jax.jit(net.init)(jax.random.key(seed),
                              jnp.zeros((1, q.patch_size, q.patch_size, 3), jnp.float32))
   schedule = optax.warmup_cosine_decay_schedule(0.0, q.lr, min(100, q.steps // 10 + 1), q.steps)
@@ -266,11 +266,10 @@ def per_class_accuracy(matrix: np.ndarray) -> np.ndarray:
   return np.diag(matrix) / np.maximum(matrix.sum(1), 1)
 
 
-def evaluate(predictor: qf.Predictor, test: dict[str, Any], batch: int = 512) -> dict[str, Any]:
+def evaluate(predictor: qf.Predictor, test: dict[str, Any]) -> dict[str, Any]:
   """Image-level (averaged textured patches) and patch-level confusion matrices on ``test``."""
   c = predictor.classes.num_classes
-  patch_pred = np.concatenate([predictor.patch_logits(test["patches"][i:i + batch]).argmax(-1)
-                               for i in range(0, len(test["patches"]), batch)])
+  patch_pred = predictor.patch_logits(test["patches"]).argmax(-1)
   # Image by image: sizes differ, and this is exactly the routing path (Predictor.predict_class).
   image_pred = np.asarray([predictor.predict_class(im[None])[0][0] for im in test["images"]])
   out = {}

@@ -14,8 +14,10 @@ holds checkpoints of another config.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -220,12 +222,21 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
                                                       every_steps=int(config.train.log_every))
     preemption = _Preemption().install()
     nonfinite_mode = config.train.get("nonfinite", "raise")
+    if nonfinite_mode not in ("raise", "skip"):
+      raise ValueError(f"train.nonfinite must be 'raise' or 'skip', got {nonfinite_mode!r}")
+    # The state's counter is cumulative and survives checkpoints: raise only on events new to
+    # this process, so a run resumed after a fix (e.g. a lower learning rate) is not refused.
+    nonfinite_seen = int(jax.device_get(state["nonfinite"]))
+    batch_log = config.train.get("batch_log", "")
     last_metrics: dict = {}
     summary: dict = {"first_step": first_step, "costs": costs}
     window_start, window_steps = time.perf_counter(), 0
     try:
       for step in range(first_step + 1, total_steps + 1):
-        batch = pipeline.make_global_batch(next(train_iter), mesh)
+        host_batch = next(train_iter)
+        if batch_log:
+          log_batch(batch_log, step, host_batch)
+        batch = pipeline.make_global_batch(host_batch, mesh)
         adversarial = step > warmup
         step_fn = adversarial_step if adversarial else pretrain_step
         state, metrics = step_fn(state, batch, vgg_params)
@@ -234,9 +245,11 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
 
         if step % int(config.train.log_every) == 0 or step == total_steps:
           metrics = jax.device_get(metrics)  # the only host sync outside checkpoints
-          if int(metrics["nonfinite"]) and nonfinite_mode == "raise":
+          new_nonfinite = int(metrics["nonfinite"]) - nonfinite_seen
+          nonfinite_seen = int(metrics["nonfinite"])
+          if new_nonfinite and nonfinite_mode == "raise":
             raise NonFiniteLossError(
-                f"non-finite loss at or before step {step} ({int(metrics['nonfinite'])} "
+                f"non-finite loss at or before step {step} ({new_nonfinite} "
                 "update(s) skipped); the parameters were not updated by it and the last "
                 f"checkpoint in {workdir / 'checkpoints'} is intact. Lower the learning rate, "
                 "check the data, or set --config.train.nonfinite=skip to carry on.")
@@ -280,6 +293,21 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
     lock.release()
 
 
+def log_batch(path: str | Path, step: int, batch: dict) -> None:
+  """Appends ``step,sha1`` of this process's host batch to ``path`` (``train.batch_log``).
+
+  For checking that a resumed run consumes exactly the batches of an uninterrupted one
+  (``benchmarks/reliability/kill_resume.py``); off by default. Opened per line so a killed
+  process leaves only whole lines behind.
+  """
+  digest = hashlib.sha1()
+  for key in sorted(batch):
+    digest.update(key.encode())
+    digest.update(np.ascontiguousarray(batch[key]).tobytes())
+  with open(path, "a") as f:
+    f.write(f"{step},{digest.hexdigest()}\n")
+
+
 def image_strip(generator, g_params, batch, count: int = 4) -> np.ndarray:
   """[count, P, 3P, 3] uint8 strips: compressed | enhanced | original."""
   lq, gt = steps.batch_to_float({k: batch[k][:count] for k in ("lq", "gt")})
@@ -301,9 +329,17 @@ def main(argv: list[str]) -> None:
   xla_cache.enable()
   if _FLAGS["workdir"].value is None:
     raise app.UsageError("--workdir is required")
-  summary = train_and_evaluate(_FLAGS["config"].value, _FLAGS["workdir"].value,
-                               dry_run=_FLAGS["dry_run"].value,
-                               overwrite=_FLAGS["overwrite"].value)
+  from jaxenhance.data import pipeline
+
+  try:
+    summary = train_and_evaluate(_FLAGS["config"].value, _FLAGS["workdir"].value,
+                                 dry_run=_FLAGS["dry_run"].value,
+                                 overwrite=_FLAGS["overwrite"].value)
+  except (checkpointing.WorkdirLockedError, checkpointing.ConfigMismatchError,
+          NonFiniteLossError, pipeline.PipelineError) as exc:
+    # These messages say what happened and what to do; a traceback would only bury them.
+    print(f"jaxenhance train: error: {exc}", file=sys.stderr, flush=True)
+    sys.exit(2)
   summary.pop("state", None)
   summary.pop("models", None)
   print(json.dumps(summary, indent=1, default=str))

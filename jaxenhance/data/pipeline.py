@@ -95,7 +95,37 @@ def data_source(path: str | os.PathLike, split: str):
   builder = tfds.builder_from_directory(os.fspath(path))
   if split not in builder.info.splits:
     raise PipelineError(f"split '{split}' not in {path}; it has {list(builder.info.splits)}.")
-  return builder.as_data_source(split, deserialize_method=tfds.decode.DeserializeMethod.RAW_BYTES)
+  source = builder.as_data_source(split,
+                                  deserialize_method=tfds.decode.DeserializeMethod.RAW_BYTES)
+  shards = [(fi.filename, int(fi.take)) for fi in builder.info.splits[split].file_instructions]
+  return _ShardNamingSource(source, Path(path), shards)
+
+
+class _ShardNamingSource:
+  """A record source whose read errors name the shard file and what to do.
+
+  ArrayRecord reports a corrupt or truncated shard as a bare ``RuntimeError`` ("Corrupted
+  Riegeli/records file: chunk data hash mismatch ...") that does not say which file it is.
+  """
+
+  def __init__(self, source, path: Path, shards: list[tuple[str, int]]):
+    self._source, self._path = source, path
+    self._shards = [Path(name).name for name, _ in shards]
+    self._ends = np.cumsum([take for _, take in shards])
+
+  def __len__(self) -> int:
+    return len(self._source)
+
+  def __getitem__(self, index: int) -> bytes:
+    try:
+      return self._source[index]
+    except (RuntimeError, OSError, ValueError) as exc:
+      shard = self._shards[min(int(np.searchsorted(self._ends, index, side="right")),
+                               len(self._shards) - 1)]
+      raise PipelineError(
+          f"record {index} cannot be read from shard {self._path / shard} ({exc}); the shard is "
+          f"corrupt or truncated. Delete {self._path} and rebuild the records "
+          "(python -m jaxenhance.prepare --config=... --workdir=...).") from exc
 
 
 class _Subset:

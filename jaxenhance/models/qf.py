@@ -138,39 +138,86 @@ class QualityClasses:
 # Network.
 # ---------------------------------------------------------------------------------------------
 
+def dct_basis(size: int = 8) -> np.ndarray:
+  """Orthonormal 2-D DCT-II basis as a conv kernel [size, size, 1, size * size] (JPEG's FDCT)."""
+  k = np.arange(size)
+  c = np.sqrt(2.0 / size) * np.cos(np.pi * (2 * k[None, :] + 1) * k[:, None] / (2 * size))
+  c[0] /= np.sqrt(2.0)
+  basis = np.einsum("uy,vx->yxuv", c, c).reshape(size, size, 1, size * size)
+  return basis.astype(np.float32)
+
+
 class QualityNet(nn.Module):
   """Patches float [N, P, P, 3] in [0, 1] -> class logits [N, num_classes].
 
+  Two stems (project choices):
+
+  * ``"pixels"``: a plain CNN for any codec: 3x3 convs with ReLU, three stride-2 stages
+    (total stride 8), global average and max pooling, a dense layer, the logits.
+  * ``"dct"``: for JPEG. A fixed conv computes the 8x8 block DCT of luma (the transform JPEG
+    quantises, aligned with its blocks since patches sit on the coding grid). A JPEG at quality
+    Q leaves each coefficient near a multiple of its quantiser step q(u, v, Q); the stem measures
+    that with ``cos(2 pi c / s)`` for every integer step s = 2..``max_step``, averaged over the
+    blocks of the patch (and the fraction of zero coefficients per frequency), and a small MLP
+    maps this "step spectrum" to the class. It is a CNN whose first layer and nonlinearity are
+    fixed rather than learned; it learns in a few hundred steps where the pixel CNN needs
+    thousands, and does not depend on image content.
+
   Attributes:
     num_classes: number of quality classes.
-    widths: channels of the full-resolution conv, then of each of the three stride-2 convs.
+    stem: "pixels" or "dct".
+    widths: pixel stem: channels of the full-resolution conv, then of each stride-2 stage.
     dense: width of the hidden dense layer.
-    channels: "luma" (JFIF Y) or "rgb".
+    channels: pixel stem: "luma" (JFIF Y) or "rgb" (the dct stem always reads luma).
+    max_step: dct stem: largest quantiser step probed.
   """
 
   num_classes: int
+  stem: str = "pixels"
   widths: Sequence[int] = (16, 32, 64, 96)
   dense: int = 64
   channels: str = "luma"
+  max_step: int = 64
 
   @nn.compact
   def __call__(self, patches: Array) -> Array:
     if patches.ndim != 4 or patches.shape[-1] != 3:
       raise PredictorError(f"QualityNet expects patches [N, P, P, 3]; got {patches.shape}.")
     x = patches.astype(jnp.float32)
-    if self.channels == "luma":
-      x = x @ jnp.asarray(_LUMA, jnp.float32)[:, None]
-    elif self.channels != "rgb":
-      raise PredictorError(f"channels must be 'luma' or 'rgb'; got {self.channels!r}.")
+    luma = x @ jnp.asarray(_LUMA, jnp.float32)[:, None]
+    if self.stem == "dct":
+      features = self._step_spectrum(luma)
+    elif self.stem == "pixels":
+      features = self._pixel_features(luma if self.channels == "luma" else x)
+    else:
+      raise PredictorError(f"stem must be 'pixels' or 'dct'; got {self.stem!r}.")
+    x = nn.relu(nn.Dense(self.dense, name="hidden")(features))
+    return nn.Dense(self.num_classes, name="logits")(x)
+
+  def _step_spectrum(self, luma: Array) -> Array:
+    if luma.shape[1] % 8 or luma.shape[2] % 8:
+      raise PredictorError(f"the dct stem needs patches whose side is a multiple of 8; got "
+                           f"{luma.shape[1:3]}.")
+    # JPEG's level shift and scale: coefficients in the units its quantiser steps use.
+    coeffs = jax.lax.conv_general_dilated(
+        luma * 255.0 - 128.0, jnp.asarray(dct_basis()), (8, 8), "VALID",
+        dimension_numbers=("NHWC", "HWIO", "NHWC"))  # [N, h, w, 64]
+    coeffs = coeffs.reshape(coeffs.shape[0], -1, 64)
+    steps = jnp.arange(2, self.max_step + 1, dtype=jnp.float32)
+    nonzero = (jnp.abs(coeffs) > 0.5).astype(jnp.float32)
+    phase = jnp.cos(2.0 * jnp.pi * coeffs[..., None] / steps)  # [N, blocks, 64, S]
+    spectrum = (phase * nonzero[..., None]).mean(1).reshape(coeffs.shape[0], -1)
+    zeros = 1.0 - nonzero.mean(1)
+    return jnp.concatenate([spectrum, zeros], axis=-1)
+
+  def _pixel_features(self, x: Array) -> Array:
     # Scale so pixel steps are O(1): quantisation noise is a few grey levels out of 255.
     x = (x - 0.5) * 8.0
     x = nn.relu(nn.Conv(self.widths[0], (3, 3), name="stem")(x))
     for i, width in enumerate(self.widths[1:]):
       x = nn.relu(nn.Conv(width, (3, 3), strides=(2, 2), name=f"down{i}")(x))
       x = nn.relu(nn.Conv(width, (3, 3), name=f"conv{i}")(x))
-    pooled = jnp.concatenate([x.mean(axis=(1, 2)), x.max(axis=(1, 2))], axis=-1)
-    x = nn.relu(nn.Dense(self.dense, name="hidden")(pooled))
-    return nn.Dense(self.num_classes, name="logits")(x)
+    return jnp.concatenate([x.mean(axis=(1, 2)), x.max(axis=(1, 2))], axis=-1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,10 +292,18 @@ class Predictor:
   def __post_init__(self):
     self._apply = jax.jit(self.net.apply)
 
-  def patch_logits(self, patches: np.ndarray) -> np.ndarray:
+  def patch_logits(self, patches: np.ndarray, batch_size: int = 128) -> np.ndarray:
     """uint8 patches [M, P, P, 3] -> logits [M, C] (float32 numpy)."""
-    x = jnp.asarray(patches, jnp.float32) / 255.0
-    return np.asarray(self._apply(self.params, x))
+    out = []
+    for start in range(0, len(patches), batch_size):
+      chunk = patches[start:start + batch_size]
+      # Pad to a power of two so frames with different patch counts reuse a few compilations.
+      size = min(batch_size, 1 << max(len(chunk) - 1, 0).bit_length())
+      padded = np.zeros((size, *chunk.shape[1:]), np.uint8)
+      padded[:len(chunk)] = chunk
+      logits = self._apply(self.params, jnp.asarray(padded, jnp.float32) / 255.0)
+      out.append(np.asarray(logits)[:len(chunk)])
+    return np.concatenate(out)
 
   def frame_logits(self, frames: np.ndarray) -> np.ndarray:
     """Mean patch logits of each frame: uint8 [N, H, W, 3] -> [N, C]."""
@@ -271,8 +326,8 @@ class Predictor:
 
 
 def _net_config(net: QualityNet) -> dict[str, Any]:
-  return {"num_classes": net.num_classes, "widths": list(net.widths), "dense": net.dense,
-          "channels": net.channels}
+  return {"num_classes": net.num_classes, "stem": net.stem, "widths": list(net.widths),
+          "dense": net.dense, "channels": net.channels, "max_step": net.max_step}
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -314,9 +369,10 @@ def load_predictor(directory: str | os.PathLike) -> Predictor:
       raise PredictorError(f"{meta_path}: predictor format {meta.get('format_version')} is not "
                            f"supported (expected {FORMAT_VERSION}); retrain the predictor.")
     classes = QualityClasses.from_dict(meta["classes"])
-    net = QualityNet(num_classes=int(meta["net"]["num_classes"]),
-                     widths=tuple(int(w) for w in meta["net"]["widths"]),
-                     dense=int(meta["net"]["dense"]), channels=str(meta["net"]["channels"]))
+    n = meta["net"]
+    net = QualityNet(num_classes=int(n["num_classes"]), stem=str(n["stem"]),
+                     widths=tuple(int(w) for w in n["widths"]), dense=int(n["dense"]),
+                     channels=str(n["channels"]), max_step=int(n["max_step"]))
     patch, num, align = int(meta["patch_size"]), int(meta["num_patches"]), int(meta["align"])
   except PredictorError:
     raise
