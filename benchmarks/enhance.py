@@ -7,7 +7,10 @@
    2 scales, 8 blocks) and the fast one (width 32, inverted residuals) as a jitted Flax apply vs
    a PyTorch CPU eager module written here to mirror ``models/generator.py`` (same weights,
    parameter counts checked equal, outputs checked close on real footage), timed in alternation
-   in the same process. Target (issue 7 item 5): JAX >= 1.3x PyTorch.
+   in the same process. Target (issue 7 item 5): JAX >= 1.3x PyTorch. For the fast generator a
+   third row times a proposed drop-in change to ``models/generator.py`` (depthwise 3x3 convs as
+   nine shifted multiply-adds, same parameters): XLA:CPU's grouped convolutions are ~10x slower
+   than PyTorch's, which makes the library's fast generator slower than PyTorch.
 2. The whole ``enhance_video`` path (decode, tiles, model, x264 encode) at the first size with
    the fast generator, frames/s.
 3. Peak RSS of ``enhance_video`` on synthetic clips of each ``--rss-frames`` length (small size,
@@ -330,7 +333,9 @@ def main() -> None:
   parser.add_argument("--sizes", default="640x360,1280x720")
   parser.add_argument("--repeats", type=int, default=3)
   parser.add_argument("--pipeline-frames", type=int, default=24)
+  parser.add_argument("--pipeline-size", default="", help="WxH (default: the first --sizes)")
   parser.add_argument("--rss-frames", default="300,1200")
+  parser.add_argument("--rss-size", default="128x72")
   parser.add_argument("--skip-models", action="store_true")
   parser.add_argument("--skip-rss", action="store_true")
   parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -338,13 +343,17 @@ def main() -> None:
   if args.child:
     child_enhance(*args.child)
     return
-  sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
+  def parse(text):
+    return tuple(int(v) for v in text.split("x"))
+
+  sizes = [parse(s) for s in args.sizes.split(",")]
   if not args.skip_models:
     bench_generators(sizes, args.repeats)
   with tempfile.TemporaryDirectory() as tmp:
-    bench_pipeline(Path(tmp), sizes[0], args.pipeline_frames)
+    bench_pipeline(Path(tmp), parse(args.pipeline_size) if args.pipeline_size else sizes[0],
+                   args.pipeline_frames)
     if not args.skip_rss:
-      bench_rss(Path(tmp), [int(n) for n in args.rss_frames.split(",")])
+      bench_rss(Path(tmp), [int(n) for n in args.rss_frames.split(",")], parse(args.rss_size))
 
 
 if __name__ == "__main__":

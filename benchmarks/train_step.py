@@ -33,24 +33,27 @@ torch step, >= 60 % of the conv peak.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import io
 import os
 import sys
 import time
 from pathlib import Path
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import conv_peak_gflops, time_call, time_interleaved  # noqa: E402
+from common import conv_peak_gflops, time_call, time_interleaved
 
-from jaxenhance import assets, losses, steps, train  # noqa: E402
-from jaxenhance.config_loader import load_config  # noqa: E402
-from jaxenhance.models import critic as critic_lib  # noqa: E402
-from jaxenhance.models import vgg  # noqa: E402
+from jaxenhance import assets, losses, steps, train
+from jaxenhance.config_loader import load_config
+from jaxenhance.models import critic as critic_lib
+from jaxenhance.models import vgg
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 
@@ -90,28 +93,126 @@ def real_batch(n: int, size: int, seed: int = 0) -> dict[str, np.ndarray]:
   return {"lq": np.stack(lqs), "gt": np.stack(gts)}
 
 
-class JaxSetting:
-  """One compiled adversarial step, used exactly as the trainer does (jit + donate + AOT)."""
+class Models:
+  """Generator, critic, optimizers and the jitted ``init_state``, shared by every setting."""
 
-  def __init__(self, config, batch, vgg_params, seed: int = 0):
-    self.config = config
+  def __init__(self, config):
     self.generator, self.critic = train.build_models(config, Path("/nonexistent"))
     self.g_opt = steps.make_optimizer(config.train.lr_generator, config.train.b1, config.train.b2)
     self.d_opt = steps.make_optimizer(config.train.lr_critic, config.train.b1, config.train.b2)
-    init = lambda r: train.init_state(self.generator, self.critic, self.g_opt, self.d_opt,  # noqa: E731
-                                      config, r)
-    self.init = jax.jit(init)
-    self.seed = seed
+    self.init = jax.jit(lambda r: train.init_state(
+        self.generator, self.critic, self.g_opt, self.d_opt, config, r))
+
+
+class JaxSetting:
+  """One compiled adversarial step, used exactly as the trainer does (jit + donate + AOT).
+
+  ``variant``: "" is ``steps.make_steps``; "reuse-fwd" and "pool" are candidate changes that keep
+  the math (see :func:`make_reuse_forward_step` and :func:`reshape_max_pool`).
+  """
+
+  def __init__(self, models: Models, config, batch, vgg_params, variant: str = "",
+               seed: int = 0):
+    self.models, self.config, self.seed = models, config, seed
+    self.generator, self.critic = models.generator, models.critic
+    self.g_opt, self.d_opt, self.init = models.g_opt, models.d_opt, models.init
     self.state = self.init(jax.random.PRNGKey(seed))
-    _, self.step_fn = steps.make_steps(self.generator, self.critic, self.g_opt, self.d_opt, config)
+    if "reuse-fwd" in variant:
+      self.step_fn = make_reuse_forward_step(self)
+    else:
+      _, self.step_fn = steps.make_steps(self.generator, self.critic, self.g_opt, self.d_opt,
+                                         config)
     self.batch, self.vgg_params = batch, vgg_params
-    self.compiled = jax.jit(self.step_fn, donate_argnums=(0,)).lower(
-        self.state, batch, vgg_params).compile()
+    with reshape_max_pool(enabled="pool" in variant):  # trace time only
+      self.compiled = jax.jit(self.step_fn, donate_argnums=(0,)).lower(
+          self.state, batch, vgg_params).compile()
     self.raw_flops = train.compiled_cost(self.compiled)["flops"]
 
   def run(self) -> None:
     self.state, metrics = self.compiled(self.state, self.batch, self.vgg_params)
     jax.block_until_ready((self.state, metrics))
+
+
+# --------------------------------------------------------------------------- candidate changes
+
+
+@contextlib.contextmanager
+def reshape_max_pool(enabled: bool = True):
+  """While tracing, VGG's 2x2 max pool becomes reshape + max (same values; its first and second
+  derivatives avoid XLA's select-and-scatter; ties split the gradient instead of picking one,
+  which only differs where the ReLU gradient is 0 anyway or on exact float ties)."""
+  original = nn.max_pool
+
+  def pool(x, window_shape, strides=None, padding="VALID"):
+    if tuple(window_shape) != (2, 2) or tuple(strides or ()) != (2, 2) or padding != "VALID" \
+        or x.shape[1] % 2 or x.shape[2] % 2:
+      return original(x, window_shape, strides, padding)
+    n, h, w, c = x.shape
+    return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+
+  if enabled:
+    nn.max_pool = pool
+  try:
+    yield
+  finally:
+    nn.max_pool = original
+
+
+def make_reuse_forward_step(js: JaxSetting):
+  """``steps.adversarial_step`` with one change that keeps the math: ``G(lq)`` and the VGG taps of
+  ``G(lq)`` are computed once with their VJPs (``jax.vjp``), and the generator update reuses them
+  (the generator does not change during the critic updates) instead of running both forwards
+  again. Real and fake taps then come from two N-image VGG passes instead of one 2N pass."""
+  generator, critic, g_opt, d_opt, config = (js.generator, js.critic, js.g_opt, js.d_opt,
+                                             js.config)
+  loss_cfg, n_critic, layers = config.loss, int(config.train.n_critic), tuple(critic.layers)
+  use_perceptual = float(loss_cfg.perceptual) > 0
+
+  def step(state, batch, vgg_params):
+    lq, gt = steps.batch_to_float(batch)
+    rng = jax.random.fold_in(state["rng"], state["step"])
+    fake, g_vjp = jax.vjp(lambda p: generator.apply(p, lq), state["g_params"])
+    real_taps = critic_lib.critic_features(vgg_params, gt, layers)
+    fake_taps, taps_vjp = jax.vjp(lambda f: critic_lib.critic_features(vgg_params, f, layers),
+                                  fake)
+    fake_c, fake_taps_c = jax.lax.stop_gradient((fake, fake_taps))
+
+    def critic_update(carry, index):
+      d_params, d_opt_state = carry
+      key = jax.random.fold_in(rng, index)
+      (d_loss, metrics), grads = jax.value_and_grad(
+          lambda p: losses.wgan_gp_critic_loss(critic, p, vgg_params, gt, fake_c, key,
+                                               real_taps=real_taps, fake_taps=fake_taps_c,
+                                               gp_weight=float(loss_cfg.gp)), has_aux=True)(d_params)
+      updates, d_opt_state = d_opt.update(grads, d_opt_state, d_params)
+      metrics["d_loss"] = d_loss
+      return (optax.apply_updates(d_params, updates), d_opt_state), metrics
+
+    (d_params, d_opt_state), d_metrics = jax.lax.scan(
+        critic_update, (state["d_params"], state["d_opt"]), jnp.arange(n_critic))
+    d_metrics = jax.tree.map(lambda x: x[-1], d_metrics)
+
+    def outer(f, f_taps):  # the generator loss as a function of G(lq) and its taps
+      adv, _ = losses.wgan_generator_loss(critic.apply(d_params, f, f_taps))
+      return losses.generator_loss(
+          f, gt, loss_cfg, adversarial=adv, fake_taps=f_taps, real_taps=real_taps,
+          perceptual_layers=layers if use_perceptual else None, perceptual_distance="mse",
+          perceptual_normalize=loss_cfg.get("perceptual_normalize", "layer"))
+
+    (g_loss, g_metrics), (ct_fake, ct_taps) = jax.value_and_grad(
+        outer, argnums=(0, 1), has_aux=True)(fake, fake_taps)
+    grads, = g_vjp(ct_fake + taps_vjp(ct_taps)[0])
+    updates, g_opt_state = g_opt.update(grads, state["g_opt"], state["g_params"])
+    g_metrics["g_grad_norm"] = optax.global_norm(grads)
+    new = dict(state, d_params=d_params, d_opt=d_opt_state,
+               g_params=optax.apply_updates(state["g_params"], updates), g_opt=g_opt_state)
+    finite = steps._all_finite(g_loss, d_metrics["d_loss"])
+    out = steps._select(finite, new, state)
+    out["step"] = state["step"] + 1
+    out["nonfinite"] = state["nonfinite"] + (~finite).astype(jnp.int32)
+    return out, {**d_metrics, **g_metrics, "nonfinite": out["nonfinite"]}
+
+  return step
 
 
 # --------------------------------------------------------------------------- sub-parts
@@ -161,23 +262,11 @@ def sub_parts(js: JaxSetting):
     updates, g_opt_state = js.g_opt.update(grads, g_opt_state, g_params)
     return optax.apply_updates(g_params, updates), g_opt_state, loss
 
-  def gp_grad(d_params, vgg_params, gt, fake, key):
-    score = lambda x: critic_lib.critic_scores(js.critic, d_params, vgg_params, x)  # noqa: E731
-    return jax.grad(lambda p: losses.gradient_penalty(
-        lambda x: critic_lib.critic_scores(js.critic, p, vgg_params, x), gt, fake, key)[0])(
-            d_params), score(gt)
-
-  def vgg_vjp(vgg_params, x):  # the GP's VGG forward + input gradient (first order only)
-    return jax.grad(lambda x: jnp.sum(jnp.stack([
-        jnp.sum(t) for t in critic_lib.critic_features(vgg_params, x, layers).values()])))(x)
-
   parts = {
       "G forward": (g_fwd, (s["g_params"], lq)),
       "VGG forward [gt; G(lq)] (2N)": (vgg_2n, (vp, gt, fake)),
-      "VGG forward + input grad (N)": (jax.jit(vgg_vjp), (vp, gt)),
       "critic update (full, 1 of n)": (critic_update_fn(js), args_cu),
       "critic update without GP": (critic_update_fn(js, None), args_cu),
-      "GP gradient only (d params)": (jax.jit(gp_grad), (s["d_params"], vp, gt, fake, key)),
       "generator update": (jax.jit(g_update), (s["g_params"], s["g_opt"], s["d_params"], vp,
                                                lq, gt, real_taps)),
   }
@@ -211,11 +300,9 @@ def n_params(tree) -> int:
 def check_against_torch(js: JaxSetting, args, host_batch) -> None:
   """Parameter counts, one forward with perturbed (non-identity) weights, one whole step."""
   import torch
-
   import torch_wgan as tw
 
   tws = build_torch(js, args, int(js.config.train.n_critic), reuse=False)
-  layers = tuple(js.critic.layers)
   n_convs = len(tws.vgg.convs)
   vgg_count = n_params({k: v for k, v in js.vgg_params["params"].items()
                         if int(k.split("_")[1]) < n_convs})
@@ -232,7 +319,7 @@ def check_against_torch(js: JaxSetting, args, host_batch) -> None:
   lq_t, gt_t = tw.nchw(lq_np), tw.nchw(gt_np)
 
   # Forward with perturbed weights: at init the generator is the identity (zero-init output).
-  noise = lambda tree, seed: jax.tree.map(  # noqa: E731
+  noise = lambda tree, seed: jax.tree.map(
       lambda p, k: p + 0.02 * jax.random.normal(k, p.shape),
       tree, jax.tree.unflatten(jax.tree.structure(tree),
                                list(jax.random.split(jax.random.PRNGKey(seed),
@@ -313,6 +400,9 @@ def main() -> None:
                       help="skip the torch loop with jaxenhance's reuse")
   parser.add_argument("--no-check", action="store_true")
   parser.add_argument("--profile", action="store_true", help="time the step's sub-parts")
+  parser.add_argument("--variants", default="",
+                      help="candidate same-math changes to time too: reuse-fwd, pool, "
+                           "reuse-fwd+pool (comma-separated)")
   args = parser.parse_args()
 
   import torch
@@ -331,10 +421,13 @@ def main() -> None:
   lq_t, gt_t = lq_t.contiguous(), gt_t.contiguous()
 
   settings = [int(n) for n in args.n_critic.split(",")]
+  variants = [v for v in args.variants.split(",") if v]
+  models = Models(make_config(args, settings[0]))
   fns, flops, setups = {}, {}, {}
   for n in settings:
+    config = make_config(args, n)
     start = time.perf_counter()
-    js = JaxSetting(make_config(args, n), batch, vgg_params)
+    js = JaxSetting(models, config, batch, vgg_params)
     cu_flops = 0.0
     if n > 1:  # XLA counts the scan body once
       cu = critic_update_fn(js).lower(*sub_args(js)).compile()
@@ -346,12 +439,23 @@ def main() -> None:
       check_against_torch(js, args, host_batch)
     setups[n] = js
     fns[f"jax n={n}"] = js.run
+    for variant in variants:
+      start = time.perf_counter()
+      jv = JaxSetting(models, config, batch, vgg_params, variant=variant)
+      name = f"jax {variant} n={n}"
+      # Same FLOP count as the baseline minus what the variant skips (its own cost_analysis).
+      flops[name] = jv.raw_flops + (n - 1) * cu_flops
+      print(f"  variant {variant}: compiled in {time.perf_counter() - start:.1f}s, "
+            f"cost_analysis {jv.raw_flops / 1e9:.1f} GFLOP")
+      if not args.no_check:
+        check_variant(js, jv)
+      fns[name] = jv.run
     if not args.no_torch:
-      for reuse in (False,) if args.no_reuse_torch else (False, True):
+      for reuse in (False,) if args.no_reuse_torch or n == 1 else (False, True):
         tws = build_torch(js, args, n, reuse=reuse)
         name = f"torch{' (reuse)' if reuse else ''} n={n}"
         flops[name] = torch_flops(tws, lq_t, gt_t)
-        fns[name] = (lambda t: lambda: t.step(lq_t, gt_t))(tws)
+        fns[name] = functools.partial(tws.step, lq_t, gt_t)
 
   load_before = os.getloadavg()
   seconds = time_interleaved(fns, repeats=args.repeats, warmup=1)
@@ -360,27 +464,38 @@ def main() -> None:
 
   print(f"\nconv peak (3x3, 256ch, 64^2, jitted): {peak:.1f} GFLOP/s; "
         f"load average before/after timing {load_before[0]:.2f}/{load_after[0]:.2f}")
-  print(f"{'step':22s} {'s/step':>8s} {'patches/s':>10s} {'GFLOP/step':>11s} {'GFLOP/s':>8s} "
+  print(f"{'step':30s} {'s/step':>8s} {'patches/s':>10s} {'GFLOP/step':>11s} {'GFLOP/s':>8s} "
         f"{'% peak':>7s}")
   for name, sec in seconds.items():
     g = flops[name] / 1e9
-    print(f"{name:22s} {sec:8.3f} {args.batch / sec:10.2f} {g:11.1f} {g / sec:8.1f} "
+    print(f"{name:30s} {sec:8.3f} {args.batch / sec:10.2f} {g:11.1f} {g / sec:8.1f} "
           f"{100 * g / sec / peak:6.0f}%")
-  if not args.no_torch:
-    for n in settings:
-      line = f"n_critic={n}: jax / torch = {seconds[f'torch n={n}'] / seconds[f'jax n={n}']:.2f}x"
-      if f"torch (reuse) n={n}" in seconds:
-        line += (f"; jax / torch (reuse) = "
-                 f"{seconds[f'torch (reuse) n={n}'] / seconds[f'jax n={n}']:.2f}x")
-      print(line + "  (target >= 1.3x; >= 60 % of peak)")
+  for n in settings:
+    base = seconds[f"jax n={n}"]
+    parts = [f"{name.replace(f' n={n}', '')} {seconds[name] / base:.2f}x"
+             for name in seconds if name.endswith(f" n={n}") and name != f"jax n={n}"]
+    print(f"n_critic={n}: time of each relative to jax (>1 = jax faster): " + ", ".join(parts))
+  print("targets: jax >= 1.3x torch; >= 60 % of the conv peak")
 
   if args.profile:
     js = setups[settings[0]]
     print(f"\nsub-parts (n_critic={settings[0]} setting), median of {args.repeats}:")
     for name, (compiled, a) in sub_parts(js).items():
-      sec = time_call(lambda: jax.block_until_ready(compiled(*a)), repeats=args.repeats)
+      call = functools.partial(compiled, *a)
+      sec = time_call(lambda c=call: jax.block_until_ready(c()), repeats=args.repeats)
       f = train.compiled_cost(compiled)["flops"] / 1e9
       print(f"  {name:32s} {1e3 * sec:8.1f} ms {f:7.2f} GFLOP {f / sec:7.1f} GFLOP/s")
+
+
+def check_variant(js: JaxSetting, jv: JaxSetting) -> None:
+  """A candidate change must give the same step: same losses and parameters from one state."""
+  out_a, m_a = js.compiled(js.init(jax.random.PRNGKey(js.seed)), js.batch, js.vgg_params)
+  out_b, m_b = jv.compiled(jv.init(jax.random.PRNGKey(js.seed)), js.batch, js.vgg_params)
+  dl = max(abs(float(m_a[k]) - float(m_b[k])) for k in ("d_loss", "generator_loss"))
+  dp = max(float(jnp.max(jnp.abs(x - y))) for x, y in zip(
+      jax.tree.leaves(out_a["g_params"]), jax.tree.leaves(out_b["g_params"])))
+  print(f"    same step as steps.py: max |Δloss| {dl:.1e}, max |Δ generator param| {dp:.1e} "
+        f"(lr_g {js.config.train.lr_generator:g})")
 
 
 def sub_args(js: JaxSetting):

@@ -219,13 +219,18 @@ class Enhancer:
     One batch is in flight while the next is decoded and assembled.
     """
     pending = None
-    for clip, valid, metas in _chunks(items, self.batch_size, self.radius):
-      result = self.submit(clip)
+    try:
+      for clip, valid, metas in _chunks(items, self.batch_size, self.radius):
+        result = self.submit(clip)
+        if pending is not None:
+          yield from self._collect(*pending)
+        pending = (clip, valid, metas, result)
       if pending is not None:
         yield from self._collect(*pending)
-      pending = (clip, valid, metas, result)
-    if pending is not None:
-      yield from self._collect(*pending)
+    finally:
+      if pending is not None:  # stopped early: no computation may outlive its inputs
+        with contextlib.suppress(Exception):
+          pending[-1].block_until_ready()
 
   def _collect(self, clip, valid, metas, result):
     out = np.asarray(result)
@@ -555,6 +560,15 @@ def _decode(container, stream, path, on_audio=None) -> Iterator[tuple[np.ndarray
   step = 1
   if stream.average_rate and stream.time_base:
     step = max(1, round(1 / (stream.average_rate * stream.time_base)))
+  try:
+    yield from _decode_packets(packets, audio, on_audio, path, step)
+  finally:
+    # Release the demuxer before the container closes (a demux generator that outlives its
+    # container crashes when it is garbage collected).
+    packets.close()
+
+
+def _decode_packets(packets, audio, on_audio, path, step):
   index, last = 0, None
 
   def damaged(exc):
@@ -635,17 +649,22 @@ def enhance_video(input_path: str | os.PathLike, output_path: str | os.PathLike,
         notes = list(dict.fromkeys(_format_notes(info, writer.pix_fmt) + writer.notes))
         for note in dict.fromkeys(notes + [n for w in writers[1:] for n in w.notes]):
           logger.warning("%s: %s", src.name, note)
-        frames = _decode(container, stream, src, writer.write_audio if audio else None)
-        if max_frames is not None:
-          frames = _take(frames, max_frames)
+        decoded = _decode(container, stream, src, writer.write_audio if audio else None)
+        frames = decoded if max_frames is None else _take(decoded, max_frames)
+        outputs = enhancer.stream(frames)
         bar = _progress(total, progress, f"enhance {src.name}")
-        for before, after, pts in enhancer.stream(frames):
-          writer.write(after, pts)
-          if tmp_cmp is not None:
-            writers[1].write(compare_frame(before, after, compare_mode), pts)
-          count += 1
-          bar.update(1)
-        bar.close()
+        try:
+          for before, after, pts in outputs:
+            _check_stop()
+            writer.write(after, pts)
+            if tmp_cmp is not None:
+              writers[1].write(compare_frame(before, after, compare_mode), pts)
+            count += 1
+            bar.update(1)
+        finally:  # finish the pipeline while the input container is still open
+          outputs.close()
+          decoded.close()
+          bar.close()
         if count == 0:
           raise video_io.VideoError(f"{src}: the video stream holds no decodable frames")
         for w in writers:
@@ -691,6 +710,9 @@ def read_image(path: Path) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
       mode = image.mode
   except UnidentifiedImageError as exc:
     raise EnhanceError(f"{path} is not an image Pillow can read; check the file") from exc
+  except Image.DecompressionBombError as exc:  # not an OSError: would escape as a traceback
+    raise EnhanceError(f"{path}: its header claims more pixels than Pillow decodes safely "
+                       f"({exc}); a real image this large must be downscaled first") from exc
   except (OSError, SyntaxError, ValueError) as exc:
     raise EnhanceError(f"{path} cannot be decoded ({exc}); the file is truncated or corrupt. "
                        "Re-download or re-export it") from exc
@@ -740,6 +762,7 @@ def enhance_image(input_path: str | os.PathLike, output_path: str | os.PathLike,
   start = time.perf_counter()
   enhanced = enhance_array(rgb[None], generator, params, enhancer=enhancer,
                            **enhancer_kwargs)[0]
+  _check_stop()
   with atomic_outputs(out, cmp) as (tmp_out, tmp_cmp):
     save_image(tmp_out, enhanced, alpha, quality, Image.registered_extensions()[out.suffix.lower()])
     if tmp_cmp is not None:
@@ -851,16 +874,51 @@ def _parser() -> argparse.ArgumentParser:
   return p
 
 
-def _terminate(signum, frame):
+class Interrupted(KeyboardInterrupt):
+  """A stop signal (SIGINT/SIGTERM) reached the CLI; raised between frames."""
+
+  def __init__(self, signum: int):
+    super().__init__(signal.Signals(signum).name)
+    self.signum = signum
+
+
+_stop_signal: int | None = None
+
+
+def _request_stop(signum, frame):
+  """CLI signal handler: note the signal; the frame loop stops at the next frame boundary.
+
+  Raising straight from the handler could interrupt PyAV half way through an encoder call and
+  crash the process at exit; a second signal stops at once anyway.
+  """
   del frame
-  raise SystemExit(128 + signum)  # unwinds like Ctrl-C: partial outputs are deleted
+  global _stop_signal
+  if _stop_signal is not None:
+    raise Interrupted(signum)
+  _stop_signal = signum
+
+
+def _check_stop() -> None:
+  if _stop_signal is not None:
+    raise Interrupted(_stop_signal)
 
 
 def main(argv: list[str] | None = None) -> int:
-  """The CLI: returns the exit code (0 ok, 2 bad input, 130 interrupted)."""
+  """The CLI: returns the exit code (0 ok, 2 bad input, 128 + signal number if interrupted)."""
   args = _parser().parse_args(argv)
   logging.basicConfig(level=logging.WARNING, format="%(name)s: %(levelname)s: %(message)s")
-  signal.signal(signal.SIGTERM, _terminate)
+  global _stop_signal
+  _stop_signal = None
+  previous = {signum: signal.signal(signum, _request_stop)
+              for signum in (signal.SIGINT, signal.SIGTERM)}
+  try:
+    return _run(args)
+  finally:
+    for signum, handler in previous.items():
+      signal.signal(signum, handler)
+
+
+def _run(args: argparse.Namespace) -> int:
   try:
     src, out, cmp = check_paths(args.input, args.output, args.compare)
     generator, params, _ = load_checkpoint(args.checkpoint)
@@ -884,9 +942,11 @@ def main(argv: list[str] | None = None) -> int:
   except OSError as exc:  # disk full, permissions, ...
     print(f"jaxenhance enhance: error: {exc}", file=sys.stderr)
     return 2
-  except KeyboardInterrupt:
-    print("jaxenhance enhance: interrupted; no output was written", file=sys.stderr)
-    return 130
+  except KeyboardInterrupt as exc:
+    signum = getattr(exc, "signum", signal.SIGINT)
+    print(f"jaxenhance enhance: interrupted ({signal.Signals(signum).name}); no output was "
+          "written", file=sys.stderr)
+    return 128 + signum
   rate = f", {summary['fps']} frames/s" if "fps" in summary else ""
   print(f"wrote {summary['output']}{rate}" +
         (f"; comparison in {summary['compare']}" if summary.get("compare") else ""))

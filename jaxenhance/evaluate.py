@@ -34,8 +34,10 @@ once and cached, so each call costs one pass of the generator, LPIPS and (if ask
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -257,6 +259,39 @@ def _to_float(x: jax.Array) -> jax.Array:
   return x.astype(jnp.float32) / 255.0
 
 
+@functools.lru_cache(maxsize=16)
+def _enhance_fn(generator: Any) -> Callable:
+  """The jitted ``(g_vars, lq uint8) -> (8-bit output, NaN flag per row)`` of ``generator``.
+
+  Cached by the generator module (Flax modules hash by their fields), so every evaluator and
+  every periodic evaluation of one architecture reuses one compilation per batch shape.
+  """
+  def enhance(g_vars, lq):
+    out = generator.apply(g_vars, _to_float(lq))
+    # The NaN flag is taken before rounding: uint8 cannot hold NaN.
+    nan = jnp.any(jnp.isnan(out), axis=(1, 2, 3))
+    return jnp.round(jnp.clip(out, 0.0, 1.0) * 255.0).astype(jnp.uint8), nan
+
+  return jax.jit(enhance)
+
+
+@functools.lru_cache(maxsize=2)
+def _metrics_fn(want_lpips: bool) -> Callable:
+  """The jitted ``(lpips params, pred uint8, gt uint8) -> per-row metrics``, shared by both rows
+  and every evaluator: identical images give identical numbers."""
+  def metrics(lpips_params, pred, gt):
+    a, b = _to_float(pred), _to_float(gt)
+    out = {"psnr": image_metrics.psnr(a, b), "psnr_y": image_metrics.psnr_y(a, b),
+           "ssim": image_metrics.ssim(a, b)}
+    if want_lpips:
+      # The traceable core: lpips.lpips checks value ranges on the host, which cannot run under
+      # jit; both inputs come from uint8 here, so they are in [0, 1].
+      out["lpips"] = lpips_lib._lpips(lpips_params, a, b)
+    return out
+
+  return jax.jit(metrics)
+
+
 class Evaluator:
   """Compressed vs enhanced metrics on a fixed evaluation set, with cached compiled functions.
 
@@ -304,43 +339,14 @@ class Evaluator:
     self._lpips_params = lpips_lib.load_params() if "lpips" in self.metrics else None
     self._inception_params = inception.load_params() if self._features else None
     self._niqe_model = niqe_lib.load_model() if "niqe" in self.metrics else None
-    self._compiled: dict[int, tuple[Any, Callable]] = {}
-    self._metrics_compiled: Callable | None = None
     self._reference: dict[str, Any] | None = None
 
   # ------------------------------------------------------------------------- compiled pass
   def _enhance_fn(self, generator: Any) -> Callable:
-    """The jitted ``(g_vars, lq uint8) -> 8-bit output`` of ``generator``, compiled once."""
-    key = id(generator)
-    if key not in self._compiled:
-      def enhance(g_vars, lq):
-        out = generator.apply(g_vars, _to_float(lq))
-        # NaN survives the rounding as a flag: uint8 cannot hold it.
-        nan = jnp.any(jnp.isnan(out), axis=(1, 2, 3))
-        return jnp.round(jnp.clip(out, 0.0, 1.0) * 255.0).astype(jnp.uint8), nan
-
-      # The entry keeps the generator alive, so its id is not reused by another object.
-      self._compiled[key] = (generator, jax.jit(enhance))
-    return self._compiled[key][1]
+    return _enhance_fn(generator)
 
   def _metrics_fn(self) -> Callable:
-    """The jitted ``(lpips params, pred uint8, gt uint8) -> per-row metrics``, shared by both
-    rows: identical images give identical numbers."""
-    if self._metrics_compiled is None:
-      want_lpips = "lpips" in self.metrics
-
-      def metrics(lpips_params, pred, gt):
-        a, b = _to_float(pred), _to_float(gt)
-        out = {"psnr": image_metrics.psnr(a, b), "psnr_y": image_metrics.psnr_y(a, b),
-               "ssim": image_metrics.ssim(a, b)}
-        if want_lpips:
-          # The traceable core: lpips.lpips checks value ranges on the host, which cannot run
-          # under jit; both inputs come from uint8 here, so they are in [0, 1].
-          out["lpips"] = lpips_lib._lpips(lpips_params, a, b)  # noqa: SLF001
-        return out
-
-      self._metrics_compiled = jax.jit(metrics)
-    return self._metrics_compiled
+    return _metrics_fn("lpips" in self.metrics)
 
   def _features_of(self, images: jax.Array) -> jax.Array:
     # extract_pool3 is jitted on its own: one Inception compilation serves every image set.
@@ -749,13 +755,21 @@ def _define_flags() -> None:
 def main(argv: list[str]) -> None:
   del argv
   config = _FLAGS["config"].value
-  results = evaluate_checkpoint(
-      config, _FLAGS["checkpoint"].value, data_dir=_FLAGS["data_dir"].value,
-      split=_FLAGS["split"].value, clips=_FLAGS["clips"].value,
-      max_examples=_FLAGS["max_examples"].value, metrics=_FLAGS["metrics"].value)
-  export_dir, workdir = resolve_export(_FLAGS["checkpoint"].value)
-  out = Path(_FLAGS["output"].value or (workdir or export_dir) / "eval")
-  files = write_results(results, out)
+  try:
+    results = evaluate_checkpoint(
+        config, _FLAGS["checkpoint"].value, data_dir=_FLAGS["data_dir"].value,
+        split=_FLAGS["split"].value, clips=_FLAGS["clips"].value,
+        max_examples=_FLAGS["max_examples"].value, metrics=_FLAGS["metrics"].value)
+    export_dir, workdir = resolve_export(_FLAGS["checkpoint"].value)
+    out = Path(_FLAGS["output"].value or (workdir or export_dir) / "eval")
+    files = write_results(results, out)
+  except (ValueError, RuntimeError, OSError) as exc:
+    # jaxenhance's own errors (bad sources, records, checkpoints) and OS errors (a full disk)
+    # say what to do: print them without a traceback. Anything else is a bug and keeps it.
+    if not (isinstance(exc, OSError) or type(exc).__module__.startswith("jaxenhance.")):
+      raise
+    print(f"jaxenhance evaluate: error: {exc}", file=sys.stderr, flush=True)
+    sys.exit(2)
   print(results_markdown(results))
   print(json.dumps({"files": files, "seconds": results["seconds"]}, indent=1))
 

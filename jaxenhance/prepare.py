@@ -17,6 +17,7 @@ Library use: ``jaxenhance.data.builder.build_dataset(config, workdir) -> path`` 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -25,7 +26,10 @@ from typing import Any
 from absl import app, flags
 from ml_collections import config_flags
 
+from jaxenhance import assets, video_io
+from jaxenhance.codecs import CodecError
 from jaxenhance.data import builder as builder_lib
+from jaxenhance.data import records, sources
 
 build_dataset = builder_lib.build_dataset
 
@@ -101,11 +105,26 @@ def main(argv: list[str]) -> None:
   if not workdir:
     raise app.UsageError("--workdir is required (records go to <workdir>/records).")
   beam_options = _FLAGS["beam_options"].value if _FLAGS["beam"].value else None
-  summary = run_stage(_FLAGS["config"].value, workdir, num_workers=_FLAGS["num_workers"].value,
-                      beam_options=beam_options)
+  try:
+    summary = run_stage(_FLAGS["config"].value, workdir, num_workers=_FLAGS["num_workers"].value,
+                        beam_options=beam_options)
+  except (sources.SourceError, video_io.VideoError, records.RecordError, CodecError,
+          assets.AssetError, OSError) as exc:
+    # Bad sources or settings, a full disk: the message says what to do; no traceback. TFDS
+    # has already removed its incomplete.* directory, so nothing half-built is left behind.
+    _fail(exc)
+  except RuntimeError as exc:
+    if "No space left on device" not in str(exc):  # ArrayRecord reports ENOSPC this way
+      raise
+    _fail(exc)
   out = Path(workdir) / "prepare_summary.json"
   out.parent.mkdir(parents=True, exist_ok=True)
   out.write_text(json.dumps(summary, indent=1))
+
+
+def _fail(exc: BaseException) -> None:
+  print(f"jaxenhance prepare: error: {exc}", file=sys.stderr, flush=True)
+  sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ import numpy as np
 import optax
 from absl import app, flags, logging
 from ml_collections import config_flags
-from PIL import Image
 
 from jaxenhance import assets, codecs
 from jaxenhance.data import sources
@@ -359,9 +358,9 @@ def run(config: Any, workdir: str | Path, log=logging.info) -> dict[str, Any]:
   data_info = {
       "train_sources": sorted({g[0] for g in train_groups}),
       "test_sources": sorted({g[0] for g in test_groups}),
-      "train_patches": int(len(train_data["patches"])),
-      "test_images": int(len(test_data["images"])),
-      "test_patches": int(len(test_data["patches"])),
+      "train_patches": len(train_data["patches"]),
+      "test_images": len(test_data["images"]),
+      "test_patches": len(test_data["patches"]),
   }
   predictor.metadata = {"config": q.to_dict(), "seed": seed, "data": data_info,
                         "test_accuracy": {k: v["per_class_accuracy"] for k, v in results.items()},

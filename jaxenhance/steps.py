@@ -12,8 +12,9 @@ One adversarial step = ``n_critic`` critic updates + one generator update, all o
   depend on that update's random ε. The penalty is the gradient of the *summed* critic output.
 * ``lax.scan`` runs the critic updates inside the compiled step: no host round trip.
 
-Non-finite losses never reach the parameters: the step keeps the previous state and counts the
-event in ``state["nonfinite"]``; the trainer raises (or carries on, by config) when it sees it.
+Non-finite losses and updates never reach the parameters: the step keeps the previous state and
+counts the event in ``state["nonfinite"]``; the trainer raises (or carries on, by config) when
+it sees it.
 The RNG is ``fold_in(state["rng"], step)``.
 """
 
@@ -110,7 +111,11 @@ def make_steps(generator: Any, critic: Any, g_opt: optax.GradientTransformation,
     return g_params, g_opt_state, g_loss, metrics
 
   def finish(state, new, finite, metrics):
-    """Keeps the old state on a non-finite loss; advances step and counters."""
+    """Keeps the old state on a non-finite loss or update; advances step and counters."""
+    # A finite loss can still give non-finite parameters (an inf learning rate, an overflowing
+    # or NaN gradient): the updated parameters are checked too, or they would be kept and every
+    # later loss would be NaN.
+    finite = finite & _all_finite(*jax.tree.leaves((new["g_params"], new["d_params"])))
     out = _select(finite, new, state)
     out["step"] = state["step"] + 1
     out["nonfinite"] = state["nonfinite"] + (~finite).astype(jnp.int32)

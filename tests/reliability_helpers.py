@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "tests") not in sys.path:  # loaded as a config file by path: find train_helpers
   sys.path.insert(0, str(ROOT / "tests"))
 
-from train_helpers import tiny_config  # noqa: E402
+from train_helpers import tiny_config
 
 
 def get_config(records_dir: str | None = None):

@@ -82,10 +82,10 @@ def test_tiny_training_separates_qf5_from_qf60_on_held_out_photo():
       train_x.append(p)
       train_y.append(np.full(len(p), label))
   data = {"patches": np.concatenate(train_x), "labels": np.concatenate(train_y)}
-  q = ml_collections.ConfigDict(dict(
-      stem="dct", widths=(4, 8, 8, 8), dense=16, channels="luma", max_step=32, patch_size=32,
-      num_patches=8, align=16, steps=40, batch_size=32, lr=3e-3, weight_decay=0.0,
-      log_every=1000))
+  q = ml_collections.ConfigDict({
+      "stem": "dct", "widths": (4, 8, 8, 8), "dense": 16, "channels": "luma", "max_step": 32,
+      "patch_size": 32, "num_patches": 8, "align": 16, "steps": 40, "batch_size": 32,
+      "lr": 3e-3, "weight_decay": 0.0, "log_every": 1000})
   classes = qf.QualityClasses.jpeg([5, 60])
   predictor = qf_train.train(q, data, classes, seed=0, log=lambda *_: None)
 
@@ -152,14 +152,14 @@ def test_route_groups_mixed_classes():
   """Frames predicted as different classes each get their own generator."""
   net = _net("dct", 2)
   params = jax.tree.map(np.asarray, jax.jit(net.init)(KEY, jnp.zeros((1, 32, 32, 3))))
-  # Class 1 when the zero fraction of the DC-to-high frequencies is high (heavy compression).
+  # Class 0 (QF 5) when the zero fraction of the DC-to-high frequencies is high (heavy compression).
   kernel = np.zeros_like(params["params"]["logits"]["kernel"])
   params["params"]["hidden"]["kernel"] = np.zeros_like(params["params"]["hidden"]["kernel"])
   params["params"]["hidden"]["kernel"][-64:, 0] = 1.0  # sum of zero fractions
   params["params"]["hidden"]["bias"] = np.zeros_like(params["params"]["hidden"]["bias"])
-  kernel[0, 1] = 1.0
+  kernel[0, 0] = 1.0
   params["params"]["logits"]["kernel"] = kernel
-  params["params"]["logits"]["bias"] = np.array([40.0, 0.0], np.float32)
+  params["params"]["logits"]["bias"] = np.array([0.0, 40.0], np.float32)
   predictor = qf.Predictor(net, params, qf.QualityClasses.jpeg([5, 90]), 32, 4, 16)
   photo = assets.sample_photo("astronaut")[100:196, 100:196]
   frames = np.stack([_jpeg(photo, 90), _jpeg(photo, 5), _jpeg(photo, 90)])

@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
-import reliability_helpers as h  # noqa: E402
+import reliability_helpers as h
 
 
 def build_records(workdir: Path) -> Path:
@@ -198,13 +198,13 @@ def main() -> None:
     rows.append((name, "; ".join(run.events), result, ok, time.perf_counter() - t0))
     print(f"{name}: {'OK' if ok else 'FAILED'} {run.events} {result}", flush=True)
 
-  lines = ["# Kill/resume sweep", "",
-           f"`python benchmarks/reliability/kill_resume.py --steps {steps} --seed {args.seed}` "
+  intro = (f"`python benchmarks/reliability/kill_resume.py --steps {steps} --seed {args.seed}` "
            f"({len(rows)} scenarios, {time.perf_counter() - start:.0f} s). Each scenario kills "
            "the real training CLI, restarts it on the same work directory until it finishes, "
-           "and compares with an uninterrupted run.", "",
-           "| scenario | interruptions | batches read (replayed) | final state bit-identical "
-           "| batch sequence identical | result |", "|---|---|---|---|---|---|"]
+           "and compares with an uninterrupted run.")
+  header = ("| scenario | interruptions | batches read (replayed) | final state bit-identical "
+            "| batch sequence identical | result |")
+  lines = ["# Kill/resume sweep", "", intro, "", header, "|---|---|---|---|---|---|"]
   for name, events, result, ok, seconds in rows:
     if "error" in result:
       lines.append(f"| {name} | {events} | | | | FAILED: {result['error']} |")

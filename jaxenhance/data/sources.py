@@ -191,6 +191,9 @@ def load_photo(image_or_name: str | os.PathLike | np.ndarray) -> tuple[np.ndarra
   try:
     with Image.open(path) as image:
       rgb = np.asarray(image.convert("RGB"))
+  except Image.DecompressionBombError as exc:  # not an OSError: would escape as a traceback
+    raise SourceError(f"{path}: its header claims more pixels than Pillow decodes safely "
+                      f"({exc}); a real image this large must be downscaled first.") from exc
   except (OSError, ValueError) as exc:
     raise SourceError(f"{path}: not an image Pillow can read ({exc}).") from exc
   return rgb, f"photo:{path.resolve()}"

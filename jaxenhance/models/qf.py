@@ -30,6 +30,7 @@ Files: ``<dir>/predictor.msgpack`` (flax msgpack: arrays only, no code) and ``<d
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import tempfile
@@ -88,7 +89,7 @@ class QualityClasses:
       if not lo <= v <= hi:
         raise PredictorError(f"class value {v} is outside its range {lo}-{hi}.")
     flat = sorted(self.ranges)
-    for (_, hi), (lo, _) in zip(flat, flat[1:]):
+    for (_, hi), (lo, _) in itertools.pairwise(flat):
       if lo <= hi:
         raise PredictorError(f"class ranges overlap: {self.ranges}.")
 
@@ -384,7 +385,7 @@ def load_predictor(directory: str | os.PathLike) -> Predictor:
                          f"{classes.num_classes} classes are listed; the file is damaged.")
   try:
     params = serialization.msgpack_restore(params_path.read_bytes())
-  except Exception as exc:  # noqa: BLE001 - any decoding failure means a damaged file
+  except Exception as exc:  # any decoding failure means a damaged file
     raise PredictorError(f"{params_path} cannot be read ({type(exc).__name__}); the file is "
                          "truncated or damaged. Retrain the predictor or restore the file.") from exc
   expected = jax.eval_shape(net.init, jax.random.key(0, impl="rbg"),
