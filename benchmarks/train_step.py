@@ -333,7 +333,8 @@ def check_against_torch(js: JaxSetting, args, host_batch) -> None:
     fake_t = tws.g(lq_t)
     score_t = tws.critic(fake_t)
   d_fake = float(np.max(np.abs(np.asarray(fake_j).transpose(0, 3, 1, 2) - fake_t.numpy())))
-  d_score = float(np.max(np.abs(np.asarray(score_j) - score_t.numpy())))
+  score_t = score_t.numpy()
+  d_score = float(np.max(np.abs(np.asarray(score_j) - score_t)))
   print(f"  forward (perturbed weights): max|ΔG(lq)| {d_fake:.2e}, max|Δscore| {d_score:.2e} "
         f"(|score| ~ {float(np.abs(score_t).mean()):.3g})")
   if d_fake > 1e-4 or d_score > 1e-4 * max(1.0, float(np.abs(score_t).max())):
@@ -343,7 +344,7 @@ def check_against_torch(js: JaxSetting, args, host_batch) -> None:
   tws = build_torch(js, args, int(js.config.train.n_critic), reuse=False)
   state = js.init(jax.random.PRNGKey(js.seed))
   rng = jax.random.fold_in(state["rng"], state["step"])
-  eps = [torch.from_numpy(np.asarray(jax.random.uniform(
+  eps = [torch.from_numpy(np.array(jax.random.uniform(
       jax.random.fold_in(rng, i), (args.batch, 1, 1, 1), jnp.float32)))
          for i in range(int(js.config.train.n_critic))]
   _, metrics = js.compiled(state, js.batch, js.vgg_params)  # a fresh state: donated here

@@ -17,6 +17,9 @@ codec rung and per source clip). Metrics (``eval.metrics``; all by default):
   niqe                       no reference; needs images of at least two 96×96 blocks, so it is
                              reported as not computed on small patches (use ``--clips``)
   bits_per_pixel             the codec's cost, the same for both rows (enhancement is free)
+The enhanced output is rounded to 8 bits before any metric, as it is when written to a file (and
+as basicsr evaluates): a generator whose correction stays below half a grey level (e.g. after a
+few training steps from the zero-initialised output conv) scores exactly like its input.
 FID from fewer samples than feature dims (2048) is biased upwards and noisy: the tables give the
 sample count next to it and the notes say so; compare FIDs only at equal counts.
 
@@ -399,14 +402,25 @@ class Evaluator:
 
   # ------------------------------------------------------------------------- statistics
   def _niqe(self, images: list[np.ndarray], notes: list[str]) -> np.ndarray | None:
-    h, w = self.sizes[0]
-    if len(self.sizes) > 1 or (h // niqe_lib.BLOCK) * (w // niqe_lib.BLOCK) < 2:
-      note = (f"NIQE not computed: images are {h}×{w}; NIQE needs at least two "
-              f"{niqe_lib.BLOCK}×{niqe_lib.BLOCK} blocks (evaluate whole frames with --clips)")
+    """NIQE per image (one array per batch); NaN for images smaller than two blocks."""
+    scores, small = [], set()
+    for batch in images:
+      h, w = batch.shape[1:3]
+      if (h // niqe_lib.BLOCK) * (w // niqe_lib.BLOCK) < 2:
+        small.add((h, w))
+        scores.append(np.full(batch.shape[0], np.nan))
+      else:
+        scores.append(niqe_lib.niqe(batch, model=self._niqe_model))
+    if small:
+      sizes = ", ".join(f"{h}×{w}" for h, w in sorted(small))
+      note = (f"NIQE not computed on images of {sizes}: NIQE needs at least two "
+              f"{niqe_lib.BLOCK}×{niqe_lib.BLOCK} blocks (evaluate whole frames of at least "
+              f"{niqe_lib.BLOCK}×{2 * niqe_lib.BLOCK}: --clips with a large enough "
+              "data.max_height); NIQE columns average the other images only")
       if note not in notes:
         notes.append(note)
-      return None
-    return np.concatenate([niqe_lib.niqe(x, model=self._niqe_model) for x in images])
+    merged = np.concatenate(scores)
+    return merged if np.any(np.isfinite(merged)) else None
 
   def _set_metrics(self, rows: dict[str, Any], gt_features: np.ndarray | None,
                    select: np.ndarray, notes: list[str], with_fid: bool) -> dict[str, float]:
@@ -416,8 +430,8 @@ class Evaluator:
     for name in PER_IMAGE:
       if name in rows:
         out[name] = float(np.mean(rows[name][select]))
-    if "niqe" in rows:
-      out["niqe"] = float(np.mean(rows["niqe"][select]))
+    if "niqe" in rows and np.any(np.isfinite(rows["niqe"][select])):
+      out["niqe"] = _nanmean(rows["niqe"][select])
     if with_fid and gt_features is not None:
       feats, ref = rows["features"][select], gt_features[select]
       if n < 2:

@@ -24,9 +24,15 @@ from ml_collections import config_flags
 from jaxenhance import assets
 from jaxenhance.perception import gratings, networks, plots, probe, scoring, selection
 
-_CONFIG = config_flags.DEFINE_config_file("config", "configs/select_layers.py",
-                                          "Layer-selection config.")
-_WORKDIR = flags.DEFINE_string("workdir", "workdir/select", "Work directory.")
+_FLAGS: dict[str, Any] = {}
+
+
+def _define_flags() -> None:
+  """Flags exist only when this module is the program (``jaxenhance.run`` imports it)."""
+  _FLAGS.update(
+      config=config_flags.DEFINE_config_file("config", "configs/select_layers.py",
+                                             "Layer-selection config."),
+      workdir=flags.DEFINE_string("workdir", "workdir/select", "Work directory."))
 
 
 def _get(section: Any, key: str, default: Any) -> Any:
@@ -110,7 +116,7 @@ def run_stage(config: Any, workdir: str | Path) -> dict[str, Any]:
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  summary = run_stage(_CONFIG.value, _WORKDIR.value)
+  summary = run_stage(_FLAGS["config"].value, _FLAGS["workdir"].value)
   print(f"selected layers: {', '.join(summary['selected_layers'])}")
   print(f"ranking: {', '.join(summary['ranking'])}")
   if summary["flagged_layers"]:
@@ -123,4 +129,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+  _define_flags()
   app.run(main)
