@@ -131,4 +131,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.eval.kid_subsets = 100
   c.eval.kid_subset_size = 1000
   c.eval.batch_size = 16
+  # Metrics of the evaluator (all: psnr, psnr_y, ssim, lpips, fid, kid, niqe) and of the cheap
+  # periodic evaluation inside training (every train.eval_every steps; 0 turns it off).
+  c.eval.metrics = ("psnr", "psnr_y", "ssim", "lpips", "fid", "kid", "niqe")
+  c.eval.train_metrics = ("psnr", "ssim", "lpips")
+  c.eval.max_examples = 0  # 0: the whole test split
   return c

@@ -338,6 +338,11 @@ class Evaluator:
     self.source = np.array([s for b in self.batches for s, m in zip(b.source, b.mask) if m])
     self.bpp = np.concatenate([b.bits_per_pixel[b.mask] for b in self.batches]).astype(np.float64)
     self.sizes = sorted({b.gt.shape[1:3] for b in self.batches})
+    if "ssim" in self.metrics and min(min(size) for size in self.sizes) < 11:
+      # Checked here so a tiny input gets this message, not a ValueError from inside the metric.
+      raise EvaluationError(f"images of {self.sizes[0][1]}x{self.sizes[0][0]} pixels are smaller "
+                            "than SSIM's 11x11 window; evaluate larger images or leave ssim out "
+                            "of --metrics")
     self._features = "fid" in self.metrics or "kid" in self.metrics
     self._lpips_params = lpips_lib.load_params() if "lpips" in self.metrics else None
     self._inception_params = inception.load_params() if self._features else None

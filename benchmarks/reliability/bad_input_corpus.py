@@ -32,6 +32,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -241,7 +242,7 @@ def cases(frames: np.ndarray, photo: np.ndarray) -> list[Case]:
       Case("bomb.png", "image", write_png_bomb, "eee",
            "PNG header claiming 100000x100000 pixels (decompression bomb)"),
       Case("gray16.png", "image",
-           lambda p: Image.fromarray((photo[..., 0].astype(np.uint16) * 257)).save(p), "ooo",
+           lambda p: Image.fromarray(photo[..., 0].astype(np.uint16) * 257).save(p), "ooo",
            "16-bit gray PNG"),
       Case("cmyk.jpg", "image", lambda p: Image.fromarray(photo).convert("CMYK").save(p), "ooo",
            "CMYK JPEG"),
@@ -321,11 +322,12 @@ def run_case(case: Case, inputs: Path, work: Path, export: Path) -> list[dict]:
   path = inputs / case.name
   spec = source_spec(case, path)
   before = digest(path)
+  shutil.rmtree(work, ignore_errors=True)
   rows = []
 
   # prepare
   wd = work / "prepare"
-  code, out, err, secs = run([sys.executable, "-m", "jaxenhance.prepare",
+  code, _, err, secs = run([sys.executable, "-m", "jaxenhance.prepare",
                               f"--config={CONFIG}:{spec}", f"--workdir={wd}"])
 
   def prepare_ok():
@@ -344,7 +346,7 @@ def run_case(case: Case, inputs: Path, work: Path, export: Path) -> list[dict]:
   out_dir = work / "enhance"
   out_dir.mkdir(parents=True)
   target = out_dir / f"out{ext}"
-  code, out, err, secs = run([sys.executable, "-m", "jaxenhance.enhance", str(path), str(target),
+  code, _, err, secs = run([sys.executable, "-m", "jaxenhance.enhance", str(path), str(target),
                               f"--checkpoint={export}", "--no-progress", "--preset=ultrafast"])
 
   def enhance_ok():
@@ -368,7 +370,7 @@ def run_case(case: Case, inputs: Path, work: Path, export: Path) -> list[dict]:
 
   # evaluate
   eval_dir = work / "eval"
-  code, out, err, secs = run([sys.executable, "-m", "jaxenhance.evaluate",
+  code, _, err, secs = run([sys.executable, "-m", "jaxenhance.evaluate",
                               f"--config={CONFIG}:{spec}", f"--checkpoint={export}",
                               f"--clips={spec}", "--metrics=psnr,ssim", "--max_examples=6",
                               f"--output={eval_dir}"])
@@ -390,10 +392,10 @@ def run_case(case: Case, inputs: Path, work: Path, export: Path) -> list[dict]:
 
 def make_export(directory: Path) -> Path:
   import jax
+  from reliability_helpers import get_config
 
   from jaxenhance import export
   from jaxenhance.models import generator as generator_lib
-  from reliability_helpers import get_config
 
   config = get_config()
   generator = generator_lib.make_generator(config.generator)
@@ -401,16 +403,15 @@ def make_export(directory: Path) -> Path:
   return export.save_generator(directory, config.generator, params, {"step": 0})
 
 
-def markdown(rows: list[dict], seconds: float, count: int) -> str:
+def markdown(rows: list[dict], count: int) -> str:
   failed = [r for r in rows if not r["passed"]]
-  lines = [
-      "# Bad-input corpus", "",
-      f"`python benchmarks/reliability/bad_input_corpus.py`: {count} inputs x 3 commands "
-      f"({len(rows)} runs, {seconds / 60:.0f} min), each a real CLI subprocess. "
-      f"{len(rows) - len(failed)} passed, {len(failed)} failed. 'ok' = exit 0 and a valid result; "
-      "'error' = exit 2 with one message and no traceback; every run also checks that no partial "
-      "output is left and that the input is unchanged (sha256).", "",
-      "| input | what | command | outcome | pass |", "|---|---|---|---|---|"]
+  intro = (f"`python benchmarks/reliability/bad_input_corpus.py`: {count} inputs x 3 commands "
+           f"({len(rows)} runs), each a real CLI subprocess. "
+           f"{len(rows) - len(failed)} passed, {len(failed)} failed. 'ok' = exit 0 and a valid "
+           "result; 'error' = exit 2 with one message and no traceback; every run also checks "
+           "that no partial output is left and that the input is unchanged (sha256).")
+  lines = ["# Bad-input corpus", "", intro, "", "| input | what | command | outcome | pass |",
+           "|---|---|---|---|---|"]
   for r in rows:
     outcome = r["outcome"].replace("|", "/")
     if len(outcome) > 230:
@@ -442,24 +443,35 @@ def main() -> None:
   export = make_export(base / "export")
   print(f"{len(chosen)} inputs in {inputs}", flush=True)
 
-  start = time.perf_counter()
+  # Each input's rows are stored in <out>/results/; with --only, the other inputs' stored rows
+  # are reused, so inputs can be re-run after a fix and the whole table rebuilt.
+  stored = base / "results"
+  stored.mkdir(exist_ok=True)
   results: dict[str, list[dict]] = {}
+  if args.only:
+    for case in all_cases:
+      cached = stored / f"{case.name}.json"
+      if case not in chosen and cached.is_file():
+        results[case.name] = json.loads(cached.read_text())
   with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
     futures = {pool.submit(run_case, c, inputs, base / "work" / c.name, export): c
                for c in chosen}
     for future in concurrent.futures.as_completed(futures):
       case = futures[future]
       results[case.name] = future.result()
+      (stored / f"{case.name}.json").write_text(json.dumps(results[case.name], indent=1))
       for r in results[case.name]:
         print(f"{'PASS' if r['passed'] else 'FAIL'} {case.name:28s} {r['command']:8s} "
               f"{r['outcome'][:150]}", flush=True)
-  rows = [r for c in chosen for r in results[c.name]]
-  table = markdown(rows, time.perf_counter() - start, len(chosen))
+  done = [c for c in all_cases if c.name in results]
+  rows = [r for c in done for r in results[c.name]]
+  table = markdown(rows, len(done))
   print("\n" + table)
-  if not args.only:
+  if len(done) == len(all_cases):
     out = ROOT / "benchmarks" / "results" / "reliability.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(table)
+    print(f"wrote {out}")
   sys.exit(0 if all(r["passed"] for r in rows) else 1)
 
 
