@@ -778,7 +778,12 @@ def enhance_image(input_path: str | os.PathLike, output_path: str | os.PathLike,
 # ---------------------------------------------------------------------------------------------
 
 def load_checkpoint(path: str | os.PathLike) -> tuple[generator_lib.Generator, Any, dict]:
-  """Loads a generator export from ``path`` or from ``path/export`` (a training work dir)."""
+  """Loads a generator export from ``path``, ``path/export`` (a training work dir) or, for
+  ``"shipped"``, the small generator that ships with the package."""
+  if str(path) == "shipped":
+    from jaxenhance.pretrained import shipped_checkpoint
+
+    path = shipped_checkpoint()
   path = Path(path)
   if not path.exists():
     raise export.ExportError(f"checkpoint {path}: no such directory")

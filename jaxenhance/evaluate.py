@@ -785,7 +785,9 @@ def main(argv: list[str]) -> None:
   except (ValueError, RuntimeError, OSError) as exc:
     # jaxenhance's own errors (bad sources, records, checkpoints) and OS errors (a full disk)
     # say what to do: print them without a traceback. Anything else is a bug and keeps it.
-    if not (isinstance(exc, OSError) or type(exc).__module__.startswith("jaxenhance.")):
+    # (EvaluationError by name: run as ``python -m``, its module is ``__main__``.)
+    if not (isinstance(exc, (EvaluationError, OSError))
+            or type(exc).__module__.startswith("jaxenhance.")):
       raise
     print(f"jaxenhance evaluate: error: {exc}", file=sys.stderr, flush=True)
     sys.exit(2)

@@ -33,6 +33,7 @@ class ExportError(ValueError):
 def _write_atomically(path: Path, data: bytes) -> None:
   with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as tmp:
     tmp.write(data)
+  os.chmod(tmp.name, 0o644)  # NamedTemporaryFile creates 0600; exports are meant to be shared
   os.replace(tmp.name, path)
 
 
