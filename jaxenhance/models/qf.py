@@ -13,9 +13,10 @@ the coding grid at the same phase as in training); the most textured ones (large
 deviation) are kept, because flat patches look the same at every quality. The image-level class is
 the argmax of the patch logits averaged over those patches.
 
-The network reads luma (JFIF/BT.601 weights, what JPEG quantises) or RGB, float in [0, 1]:
-3x3 convs with ReLU, three stride-2 convs (total stride 8 = the JPEG block), global average and
-max pooling, a dense layer and the class logits.
+The network (``QualityNet``) has two stems: ``"dct"`` for JPEG (a fixed 8x8 block-DCT conv of
+luma and a periodic "quantiser-step spectrum", then a small MLP; the default for JPEG) and
+``"pixels"`` (a plain strided CNN, for any codec; not yet accurate on H.264 QP bins after the
+short CPU training tried so far).
 
 Routing (``route``) groups frames by class so each generator of the ``Ensemble`` runs once on a
 batch of its frames; a user-given ``override_class`` replaces the prediction for every frame
