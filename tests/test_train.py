@@ -134,8 +134,13 @@ def test_one_device_and_eight_devices_agree(records, tmp_path):
   one = _run_sharded(records, tmp_path / "one", 1)
   eight = _run_sharded(records, tmp_path / "eight", 8)
   assert one["devices"] == 1 and eight["devices"] == 8
-  for key in ("generator_loss", "d_loss", "wasserstein", "gp", "l1"):
+  for key in ("generator_loss", "l1", "d_real", "d_fake"):
     np.testing.assert_allclose(eight["metrics"][key], one["metrics"][key], rtol=1e-3, atol=1e-5,
+                               err_msg=key)
+  # Differences of nearly equal means (Wasserstein estimate, critic loss) and the small gradient
+  # penalty amplify that round-off relative to their own size: compared on an absolute scale.
+  for key in ("wasserstein", "d_loss", "gp"):
+    np.testing.assert_allclose(eight["metrics"][key], one["metrics"][key], rtol=0, atol=2e-3,
                                err_msg=key)
   np.testing.assert_allclose(eight["g_sum"], one["g_sum"], rtol=1e-4)
 
