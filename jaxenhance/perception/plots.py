@@ -94,7 +94,8 @@ def orientation_polar(result: probe_lib.ProbeResult, scores: Mapping[str, scorin
   ax = fig.add_subplot(projection="polar")
   ax.plot(theta, r, marker="o", ms=3)
   ax.fill(theta, r, alpha=0.2)
-  ax.set_title(f"{name}[{c}] at f*={s.preferred_freq[c]:.3g} c/px: S_O={s.s_o[c]:.2f}",
+  ax.set_title(f"{name}[{c}] at f*={s.preferred_freq[c]:.3g} c/px: S_O={s.s_o[c]:.2f} "
+               "(θ in image axes, y down)",
                fontsize=9)
   return _save(fig, path)
 
