@@ -71,6 +71,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
   # ---------------------------------------------------------------- losses and training
   c.loss.update(l1=1.0, ssim=0.0, perceptual=0.0, adversarial=1e-3)
+  # eval_every: held-out eval/psnr, eval/ssim, eval/lpips on 64 test patches (eval.train_*).
   c.train.update(steps=300, warmup_steps=200, n_critic=2, log_every=25, checkpoint_every=100,
                  image_summary_every=100, eval_every=100, lr_generator=5e-4, lr_critic=2e-4)
   return c

@@ -94,8 +94,8 @@ def wgan_gp_critic_loss(critic: critic_lib.Critic, critic_params: Any, vgg_param
     vgg_params: frozen VGG-16 variables (ignored by the no-VGG critic).
     real, fake: [N, H, W, 3] images in [0, 1].
     rng: PRNG key for the interpolation weights.
-    real_taps, fake_taps: precomputed ``critic_features`` of real / fake (reuse the real ones
-      across the n_critic steps of a batch).
+    real_taps, fake_taps: precomputed ``critic_features`` of real / fake with the critic's
+      ``channel_map`` (reuse the real ones across the n_critic steps of a batch).
     masks: optional per-channel tap masks.
     gp_weight: λ_gp (10 in the W-GAN-GP paper).
 
@@ -105,14 +105,16 @@ def wgan_gp_critic_loss(critic: critic_lib.Critic, critic_params: Any, vgg_param
   fake = jax.lax.stop_gradient(fake)
   n = real.shape[0]
   layers = tuple(critic.layers)
+  # The critic's channel selection, so the taps match its projections.
+  features = lambda x: critic_lib.critic_features(vgg_params, x, layers, critic.channel_map)
   images = jnp.concatenate([real, fake])
   if real_taps is None and fake_taps is None:
-    both = critic_lib.critic_features(vgg_params, images, layers)  # one VGG pass
+    both = features(images)  # one VGG pass
   else:
     if real_taps is None:
-      real_taps = critic_lib.critic_features(vgg_params, real, layers)
+      real_taps = features(real)
     if fake_taps is None:
-      fake_taps = critic_lib.critic_features(vgg_params, fake, layers)
+      fake_taps = features(fake)
     both = {k: jnp.concatenate([real_taps[k], fake_taps[k]]) for k in layers}
   # One head pass over real ++ fake: the critic scores each sample independently.
   scores = critic.apply(critic_params, images, both, masks)

@@ -80,11 +80,14 @@ def make_steps(generator: Any, critic: Any, g_opt: optax.GradientTransformation,
   if use_perceptual and not perceptual_layers:
     raise ValueError("loss.perceptual > 0 needs VGG layers: set loss.perceptual_layers or give "
                      "the critic VGG layers")
-  # One VGG pass serves the critic's taps and the perceptual loss.
+  # One VGG pass serves the critic's taps and the perceptual loss. The critic's channel
+  # selection applies to both: the perceptual loss compares only the kept channels of those
+  # layers (other perceptual layers keep every channel).
   vgg_layers = tuple(dict.fromkeys(critic_layers + (perceptual_layers if use_perceptual else ())))
+  channels = critic.channel_map if wgan else {}
 
   def taps_of(vgg_params, images):
-    return critic_lib.critic_features(vgg_params, images, vgg_layers)
+    return critic_lib.critic_features(vgg_params, images, vgg_layers, channels)
 
   def generator_terms(g_params, d_params, vgg_params, lq, gt, real_taps, adversarial: bool):
     fake = generator.apply(g_params, lq)

@@ -7,9 +7,12 @@ r"""Adversarial training of an artifact-removal generator against a perceptual c
 ``train_and_evaluate`` reads top to bottom: logging → mesh → input → models and optimizers →
 sharded state → compiled steps → checkpoint restore → loop. The loop runs ``warmup_steps`` of
 content-only generator updates, then adversarial steps (``n_critic`` critic updates + one
-generator update per batch; see :mod:`jaxenhance.steps`). It resumes from the newest readable
-checkpoint, saves on SIGTERM (TPU preemption) before exiting, and refuses a work directory that
-holds checkpoints of another config.
+generator update per batch; see :mod:`jaxenhance.steps`). Every ``train.eval_every`` steps and
+at the last step it evaluates the generator on the held-out test records
+(:class:`jaxenhance.evaluation.Evaluator`, metrics ``eval.train_metrics``) and writes
+``eval/<metric>`` and the compressed-input baseline ``eval/<metric>_compressed``. It resumes
+from the newest readable checkpoint, saves on SIGTERM (TPU preemption) before exiting, and
+refuses a work directory that holds checkpoints of another config.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import numpy as np
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jaxenhance import checkpointing, export, sharding, steps, xla_cache
+from jaxenhance import checkpointing, evaluation, export, sharding, steps, xla_cache
 from jaxenhance.models import critic as critic_lib
 from jaxenhance.models import generator as generator_lib
 from jaxenhance.models import vgg
@@ -76,9 +79,34 @@ def selection_report_path(config: Any, workdir: Path) -> Path | None:
   return path if path.is_file() else None
 
 
+def critic_channels(config: Any, report: Path | None) -> dict[str, tuple[int, ...]] | None:
+  """The kept channels per critic layer (``critic.channel_keep_fraction`` < 1), else None.
+
+  Channels are ranked by the selection report's per-channel scores, so every layer the critic
+  reads must be in the report.
+  """
+  keep = float(config.critic.get("channel_keep_fraction", 1.0))
+  if not 0.0 < keep <= 1.0:
+    raise ValueError(f"critic.channel_keep_fraction must be in (0, 1]; got {keep}")
+  if keep == 1.0 or config.critic.get("kind", "wgan") != "wgan":
+    return None
+  layers = critic_lib.resolve_layers(config.critic.layers, report)
+  if not layers:
+    return None
+  if report is None:
+    raise ValueError(
+        f"critic.channel_keep_fraction={keep} ranks channels by the layer-selection report, but "
+        "there is none (selection.report or <workdir>/selection/report.json): run the select "
+        "stage first, or set critic.channel_keep_fraction=1.0")
+  from jaxenhance.perception import selection
+
+  return selection.kept_channels(report, layers, keep)
+
+
 def build_models(config: Any, workdir: Path):
   generator = generator_lib.make_generator(config.generator)
-  critic = critic_lib.make_critic(config.critic, selection_report_path(config, workdir))
+  report = selection_report_path(config, workdir)
+  critic = critic_lib.make_critic(config.critic, report, critic_channels(config, report))
   return generator, critic
 
 
@@ -92,7 +120,7 @@ def init_state(generator, critic, g_opt, d_opt, config, rng: jax.Array) -> dict:
   g_params = generator.init(g_rng, lq)
   if isinstance(critic, critic_lib.Critic):
     taps = {name: jnp.zeros((1, crop // vgg.STRIDES[name], crop // vgg.STRIDES[name],
-                             vgg.CHANNELS[name])) for name in critic.layers}
+                             critic.num_channels(name))) for name in critic.layers}
     d_params = critic.init(d_rng, image, taps)
   else:
     d_params = critic.init(d_rng, image, image)
@@ -105,6 +133,55 @@ def init_state(generator, critic, g_opt, d_opt, config, rng: jax.Array) -> dict:
       "d_opt": d_opt.init(d_params),
       "nonfinite": jnp.zeros((), jnp.int32),
   }
+
+
+def make_evaluator(config: Any, data_dir: Path) -> evaluation.Evaluator | None:
+  """The periodic evaluator on the test records, or None (off, not process 0, or no records).
+
+  Built once: its evaluation set stays on the host and its compiled functions are reused. A
+  missing or empty test split turns it off with one warning; a bad ``eval.*`` value raises.
+  """
+  if not int(config.train.get("eval_every", 0)) or jax.process_index() > 0:
+    return None
+  if not _test_records(config, data_dir):
+    logging.warning("train.eval_every=%s but %s has no test records: periodic evaluation off",
+                    config.train.eval_every, data_dir)
+    return None
+  return evaluation.Evaluator(
+      config, data_dir, split="test", metrics=tuple(config.eval.train_metrics),
+      max_examples=int(config.eval.get("train_max_examples", 64)), group_fid=False)
+
+
+def _test_records(config: Any, data_dir: Path) -> int:
+  from jaxenhance.data import pipeline
+
+  try:
+    return len(pipeline.data_source(pipeline.dataset_dir(config, data_dir), "test"))
+  except pipeline.PipelineError:
+    return 0
+
+
+def host_params(tree: Any) -> Any:
+  """The whole of a (possibly sharded) pytree as host arrays, the same on every process.
+
+  Collective on multi-host (every process must call it), so the evaluator can run on process 0's
+  local device whatever the mesh and the parameter sharding.
+  """
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils
+    return multihost_utils.process_allgather(tree, tiled=True)
+  return jax.device_get(tree)
+
+
+def eval_scalars(evaluator: evaluation.Evaluator, generator: Any, g_params: Any
+                 ) -> dict[str, float]:
+  """``eval/<metric>`` of the enhanced output and ``eval/<metric>_compressed`` of the input."""
+  flat = evaluator.run(generator, g_params)
+  scalars = {}
+  for name in evaluator.metrics:
+    scalars[f"eval/{name}"] = flat[f"enhanced/{name}"]
+    scalars[f"eval/{name}_compressed"] = flat[f"compressed/{name}"]
+  return scalars
 
 
 def compiled_cost(compiled) -> dict:
@@ -166,7 +243,9 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
     generator, critic = build_models(config, workdir)
     g_opt = steps.make_optimizer(config.train.lr_generator, config.train.b1, config.train.b2)
     d_opt = steps.make_optimizer(config.train.lr_critic, config.train.b1, config.train.b2)
-    logging.info("critic reads VGG layers: %s", getattr(critic, "layers", "(sub-patch)"))
+    logging.info("critic reads VGG layers: %s (channels: %s)",
+                 getattr(critic, "layers", "(sub-patch)"),
+                 {n: len(i) for n, i in getattr(critic, "channels", ())} or "all")
 
     # ---------------------------------------------------------------- sharded state
     rng = jax.random.PRNGKey(int(config.seed))
@@ -212,6 +291,12 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
       logging.info("resumed from step %d", step)
       print(f"resumed from checkpoint step {step}", flush=True)
     first_step = int(jax.device_get(state["step"]))
+
+    # ---------------------------------------------------------------- periodic evaluation
+    # Reads the test split through its own pipeline: the train iterator (and so resuming) is
+    # untouched.
+    eval_every = int(config.train.get("eval_every", 0))
+    evaluator = make_evaluator(config, data_dir)
 
     # ---------------------------------------------------------------- loop
     total_steps = int(config.train.steps)
@@ -267,6 +352,16 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
         if step % int(config.train.image_summary_every) == 0 or step == total_steps:
           writer.write_images(step, {"compressed|enhanced|original": image_strip(
               generator, state["g_params"], batch)})
+
+        if eval_every and (step % eval_every == 0 or step == total_steps) \
+            and not preemption.requested:
+          eval_start = time.perf_counter()
+          g_host = host_params(state["g_params"])  # collective: every process takes part
+          if evaluator is not None:
+            summary["eval"] = eval_scalars(evaluator, generator, g_host)
+            writer.write_scalars(step, summary["eval"])
+          # Evaluation time is not training time: keep it out of steps/s.
+          window_start += time.perf_counter() - eval_start
 
         if step % int(config.train.checkpoint_every) == 0 or step == total_steps \
             or preemption.requested:

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
+from train_helpers import synthetic_report
 
 from jaxenhance import assets
 from jaxenhance.models import critic as critic_lib
@@ -186,6 +187,40 @@ def test_channel_masks(lpips_critic, vgg_params):
     c.apply(params, images, taps, {"relu3_3": np.ones(256, bool)})
   with pytest.raises(ValueError, match="critic_features"):
     c.apply(params, images, {"relu1_2": taps["relu1_2"]})
+
+
+def test_channel_selection_gathers_half_the_channels(tmp_path, vgg_params):
+  from jaxenhance.perception import selection
+
+  report = synthetic_report(tmp_path / "report.json", ("relu1_2", "relu2_2"))
+  config = default_config.get_config().critic
+  config.update(layers="selected", width=8, proj_channels=4, num_downsamples=2)
+  kept = selection.kept_channels(report, ("relu1_2", "relu2_2"), 0.5)
+  c = critic_lib.make_critic(config, report, kept)
+  assert c.num_channels("relu1_2") == 32 and c.num_channels("relu2_2") == 64
+  images = _photos()
+  full = critic_lib.critic_features(vgg_params, images, c.layers)
+  taps = critic_lib.critic_features(vgg_params, images, c.layers, c.channel_map)
+  for name, index in kept.items():
+    assert taps[name].shape[-1] == len(index) == vgg.CHANNELS[name] // 2
+    np.testing.assert_array_equal(taps[name], full[name][..., np.asarray(index)])
+  params = jax.jit(c.init)(KEY, images, taps)
+  assert params["params"]["proj_relu1_2"]["kernel"].shape == (1, 1, 32, 4)
+  scores = c.apply(params, images, taps)
+  assert np.all(np.isfinite(scores))
+  np.testing.assert_allclose(critic_lib.critic_scores(c, params, vgg_params, images), scores,
+                             rtol=1e-5, atol=1e-6)
+  with pytest.raises(ValueError, match="channel selection"):
+    c.apply(params, images, full)  # full taps for a critic that reads half
+  # Every channel listed == no selection.
+  every = {n: tuple(range(vgg.CHANNELS[n])) for n in c.layers}
+  same = critic_lib.critic_features(vgg_params, images, c.layers, every)
+  for name in c.layers:
+    np.testing.assert_array_equal(same[name], full[name])
+  with pytest.raises(ValueError, match="does not read"):
+    critic_lib.make_critic(config, report, {"relu3_3": (0,)})
+  with pytest.raises(ValueError, match=r"in \[0, 64\)"):
+    critic_lib.make_critic(config, report, {"relu1_2": (3, 64)})
 
 
 def test_every_variant_scores_real_images(vgg_params):

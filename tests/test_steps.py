@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
+from train_helpers import synthetic_report
 
 from jaxenhance import assets, steps, train
 from jaxenhance.config_loader import load_config
@@ -42,9 +43,9 @@ def real_batch(n=2, size=32, seed=0):
   return {"lq": jnp.asarray(np.stack(lqs)), "gt": jnp.asarray(np.stack(gts))}
 
 
-def build(config):
+def build(config, critic=None):
   generator = train.build_models(config, "/nonexistent")[0]
-  critic = critic_lib.make_critic(config.critic)
+  critic = critic or critic_lib.make_critic(config.critic)
   g_opt = steps.make_optimizer(1e-3, 0.0, 0.9)
   d_opt = steps.make_optimizer(1e-3, 0.0, 0.9)
   state = train.init_state(generator, critic, g_opt, d_opt, config, jax.random.PRNGKey(0))
@@ -81,6 +82,35 @@ def test_perceptual_loss_in_step(vgg_params):
   state, pre, adv = build(config)
   state, metrics = pre(state, real_batch(), vgg_params)
   assert float(metrics["perceptual"]) > 0
+
+
+def test_channel_keep_fraction_critic_and_perceptual_loss(tmp_path, vgg_params):
+  """critic.channel_keep_fraction=0.5: half the channels in the critic and perceptual taps."""
+  config = tiny_config(layers="selected", perceptual=1.0)
+  config.selection.report = str(synthetic_report(tmp_path / "report.json"))
+  config.critic.channel_keep_fraction = 0.5
+  critic = train.build_models(config, tmp_path)[1]
+  assert critic.num_channels("relu1_2") == 32
+  state, _, adv = build(config, critic)
+  assert state["d_params"]["params"]["proj_relu1_2"]["kernel"].shape == (1, 1, 32, 4)
+  batch = real_batch()
+  state, metrics = adv(state, batch, vgg_params)
+  assert int(state["nonfinite"]) == 0
+  assert all(np.isfinite(float(metrics[k])) for k in ("d_loss", "gp", "perceptual"))
+  # 1.0 (the default) is no selection at all: the very same critic as without the option.
+  config.critic.channel_keep_fraction = 1.0
+  assert train.critic_channels(config, tmp_path / "report.json") is None
+  plain = tiny_config(layers="selected")
+  plain.selection.report = config.selection.report
+  del plain.critic["channel_keep_fraction"]
+  assert train.build_models(config, tmp_path)[1] == train.build_models(plain, tmp_path)[1]
+  for bad in (0.0, 1.5):
+    config.critic.channel_keep_fraction = bad
+    with pytest.raises(ValueError, match="channel_keep_fraction"):
+      train.build_models(config, tmp_path)
+  config.critic.update(channel_keep_fraction=0.5, layers="relu1_2,relu2_2")
+  with pytest.raises(ValueError, match="not in the report"):
+    train.build_models(config, tmp_path)
 
 
 def test_warmup_reduces_content_loss(vgg_params):

@@ -43,13 +43,68 @@ def test_train_writes_checkpoints_export_and_logs(records, tmp_path):
   assert list((tmp_path / "logs").glob("events.out.tfevents.*"))
 
 
-def test_resume_gives_identical_parameters(records, tmp_path):
-  """6 steps in one go == 3 steps, stop, resume, 3 more (same params, same data order)."""
-  straight = params_of(train.train_and_evaluate(tiny_config(records), tmp_path / "a"))
+def logged_scalars(logdir: Path) -> dict[str, dict[int, float]]:
+  """``{tag: {step: value}}`` of the TensorBoard scalars the trainer wrote."""
+  import tensorflow as tf
+  from tensorboard.backend.event_processing import event_file_loader
+
+  out: dict[str, dict[int, float]] = {}
+  for path in logdir.glob("events.out.tfevents.*"):
+    for event in event_file_loader.EventFileLoader(str(path)).Load():
+      for value in event.summary.value:
+        array = tf.make_ndarray(value.tensor) if value.HasField("tensor") else None
+        if array is not None and array.ndim == 0:  # images are tensors too
+          out.setdefault(value.tag, {})[event.step] = float(array)
+  return out
+
+
+def test_periodic_eval_writes_held_out_metrics(records, tmp_path):
   config = tiny_config(records)
-  config.train.steps = 3
-  train.train_and_evaluate(config, tmp_path / "b")
-  resumed = train.train_and_evaluate(tiny_config(records), tmp_path / "b")
+  config.train.eval_every = 4
+  config.eval.train_max_examples = 8
+  summary = train.train_and_evaluate(config, tmp_path)
+  logged = logged_scalars(tmp_path / "logs")
+  for name in ("psnr", "ssim", "lpips"):
+    # Every eval_every steps and at the last step; the compressed baseline beside each.
+    assert set(logged[f"eval/{name}"]) == {4, 6}, name
+    assert set(logged[f"eval/{name}_compressed"]) == {4, 6}, name
+    assert np.isfinite(logged[f"eval/{name}"][6])
+  assert "eval/fid" not in logged  # only eval.train_metrics
+  assert summary["eval"]["eval/psnr"] == pytest.approx(logged["eval/psnr"][6])
+  assert 10 < logged["eval/psnr_compressed"][4] < 60
+
+
+def test_periodic_eval_is_skipped_without_test_records_but_checks_config(records, tmp_path,
+                                                                         caplog):
+  config = tiny_config(records)
+  config.train.eval_every = 2
+  config.data.data_dir = str(tmp_path / "no_records")
+  assert train.make_evaluator(config, tmp_path / "no_records") is None
+  assert "no test records" in caplog.text
+  config = tiny_config(records)
+  config.train.eval_every = 2
+  config.eval.train_metrics = ("psnr", "sharpness")
+  with pytest.raises(ValueError, match="unknown metric"):
+    train.make_evaluator(config, records)
+  config.train.eval_every = 0
+  assert train.make_evaluator(config, records) is None
+
+
+def test_resume_gives_identical_parameters(records, tmp_path):
+  """6 steps in one go == 3 steps, stop, resume, 3 more (same params, same data order).
+
+  With periodic evaluation on (steps 3, 4 and 6 here): it reads its own test pipeline and must
+  not consume training batches or random numbers.
+  """
+  def config_of(steps):
+    config = tiny_config(records)
+    config.train.update(steps=steps, eval_every=4)
+    config.eval.train_max_examples = 4
+    return config
+
+  straight = params_of(train.train_and_evaluate(config_of(6), tmp_path / "a"))
+  train.train_and_evaluate(config_of(3), tmp_path / "b")
+  resumed = train.train_and_evaluate(config_of(6), tmp_path / "b")
   assert resumed["first_step"] == 3
   resumed = params_of(resumed)
   for key in ("g_params", "d_params", "g_opt", "d_opt", "rng", "step"):

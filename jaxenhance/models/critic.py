@@ -18,6 +18,11 @@ Variants for the paper's comparison (``resolve_layers``): "none" (RGB stem only,
 "all" (the 13 ReLU layers), "lpips" (relu1_2, relu2_2, relu3_3, relu4_3, relu5_3), "selected"
 (read from the layer-selection report) or an explicit list.
 
+Channel selection (optional): ``Critic.channels`` names, per layer, the VGG channels it reads (the
+top-scoring channels of the selection report, ``critic.channel_keep_fraction``). The indices are
+static, so :func:`critic_features` gathers them and the taps (and each 1x1 projection's inputs)
+shrink; every call site passes ``critic.channel_map`` and stays consistent with the parameters.
+
 Galteri conditional sub-patch discriminator: the image is cut into S x S sub-patches, each is
 concatenated on channels with the matching sub-patch of the compressed input, and a small CNN gives
 one logit per sub-patch (trained with BCE, see :mod:`jaxenhance.losses`).
@@ -33,12 +38,16 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxenhance.models import vgg
 
 Array = jax.Array
 Taps = Mapping[str, Array]
 Masks = Mapping[str, Array]
+Channels = Mapping[str, Sequence[int]]
+# Hashable form of Channels for a Flax attribute: ((layer, (index, ...)), ...) by layer depth.
+ChannelSpec = tuple[tuple[str, tuple[int, ...]], ...]
 
 KINDS = ("wgan", "subpatch")
 NORMS = ("layer", "none")
@@ -126,6 +135,29 @@ def resolve_layers(spec: str | Sequence[str] | None,
   return _check_names(list(spec), f"critic layers {list(spec)}")
 
 
+def check_channels(layers: Sequence[str], channels: Channels | None) -> ChannelSpec:
+  """Validates a per-layer channel selection; returns its canonical, hashable form.
+
+  Raises:
+    ValueError: a layer the critic does not read, an empty selection, or an index outside the
+      layer's channels (or repeated).
+  """
+  channels = dict(channels or {})
+  unknown = [n for n in channels if n not in layers]
+  if unknown:
+    raise ValueError(f"channel selection given for layer(s) {unknown} that the critic does not "
+                     f"read ({list(layers)})")
+  spec = []
+  for name in sorted(channels, key=vgg.LAYERS.index):
+    index = [int(i) for i in channels[name]]
+    size = vgg.CHANNELS[name]
+    if not index or len(set(index)) != len(index) or not all(0 <= i < size for i in index):
+      raise ValueError(f"channel selection of {name} must be distinct indices in [0, {size}); "
+                       f"got {len(index)} index(es) {index[:8]}...")
+    spec.append((name, tuple(sorted(index))))
+  return tuple(spec)
+
+
 # --------------------------------------------------------------------------- building blocks
 
 
@@ -184,6 +216,9 @@ class Critic(nn.Module):
     rgb_stem: also read the RGB image at the shallowest tap's resolution.
     num_downsamples: stride-2 convs before the global pool.
     norm: "layer" or "none".
+    channels: channel selection ``((layer, (index, ...)), ...)`` (see :func:`check_channels`);
+      layers not listed use every channel. Its taps come from ``critic_features(...,
+      critic.channel_map)``.
     dtype: computation dtype.
   """
 
@@ -193,7 +228,17 @@ class Critic(nn.Module):
   rgb_stem: bool = True
   num_downsamples: int = 3
   norm: str = "layer"
+  channels: ChannelSpec = ()
   dtype: Any = jnp.float32
+
+  @property
+  def channel_map(self) -> dict[str, tuple[int, ...]]:
+    """``{layer: kept channel indices}`` for :func:`critic_features`."""
+    return dict(self.channels)
+
+  def num_channels(self, name: str) -> int:
+    """Channels of tap ``name`` as the critic reads it (after any channel selection)."""
+    return len(self.channel_map.get(name, ())) or vgg.CHANNELS[name]
 
   @property
   def resolution_factor(self) -> int:
@@ -208,7 +253,8 @@ class Critic(nn.Module):
     Args:
       images: the images being scored (needed by the RGB stem and for the output size).
       taps: VGG-16 features of ``images`` for at least ``self.layers`` (from
-        :func:`critic_features`); extra entries are ignored.
+        ``critic_features(vgg_params, images, critic.layers, critic.channel_map)``); extra
+        entries are ignored.
       masks: optional ``{layer: bool/float [C]}`` channel masks applied to the taps before their
         projection (channel selection); layers without a mask use every channel.
     """
@@ -236,6 +282,11 @@ class Critic(nn.Module):
       t = taps[name]
       if t.shape[0] != images.shape[0]:
         raise ValueError(f"tap {name} has batch {t.shape[0]} but images have {images.shape[0]}")
+      if t.shape[-1] != self.num_channels(name):
+        raise ValueError(
+            f"tap {name} has {t.shape[-1]} channels but the critic reads "
+            f"{self.num_channels(name)} (its channel selection); compute the taps with "
+            "critic.critic_features(vgg_params, images, critic.layers, critic.channel_map)")
       if name in masks:
         t = t * jnp.asarray(masks[name], t.dtype)
       t = nn.Conv(self.proj_channels, (1, 1), dtype=self.dtype, name=f"proj_{name}")(t)
@@ -249,15 +300,27 @@ class Critic(nn.Module):
     return ConvTrunk(self.width, self.num_downsamples, self.norm, self.dtype, name="trunk")(x)
 
 
-def critic_features(vgg_params: Any, images: Array, layers: Sequence[str]) -> dict[str, Array]:
+def critic_features(vgg_params: Any, images: Array, layers: Sequence[str],
+                    channels: Channels | None = None) -> dict[str, Array]:
   """VGG-16 taps ``layers`` of ``images`` ({} for no layers); VGG stops at the deepest tap.
 
   ``vgg_params`` are wrapped in ``stop_gradient``: gradients flow to the images (needed for the
   gradient penalty) but never to the frozen VGG weights.
+
+  Args:
+    vgg_params: frozen VGG-16 variables.
+    images: ``[N, H, W, 3]`` in [0, 1].
+    layers: taps to return.
+    channels: optional ``{layer: channel indices}`` (e.g. ``critic.channel_map``): those taps
+      keep only these channels, in ascending order. The indices are static (shapes stay known).
   """
   if not layers:
     return {}
-  return vgg.VGG16(taps=tuple(layers)).apply(jax.lax.stop_gradient(vgg_params), images)
+  spec = check_channels(layers, channels)
+  taps = vgg.VGG16(taps=tuple(layers)).apply(jax.lax.stop_gradient(vgg_params), images)
+  for name, index in spec:
+    taps[name] = taps[name][..., np.asarray(index)]
+  return taps
 
 
 def critic_scores(critic: Critic, critic_params: Any, vgg_params: Any, images: Array,
@@ -267,7 +330,7 @@ def critic_scores(critic: Critic, critic_params: Any, vgg_params: Any, images: A
   Differentiable w.r.t. ``images`` (through VGG) and ``critic_params``; used for the interpolates
   of the gradient penalty, whose taps must be recomputed from the interpolated images.
   """
-  taps = critic_features(vgg_params, images, critic.layers)
+  taps = critic_features(vgg_params, images, critic.layers, critic.channel_map)
   return critic.apply(critic_params, images, taps, masks)
 
 
@@ -326,8 +389,15 @@ class SubpatchDiscriminator(nn.Module):
 # --------------------------------------------------------------------------- construction
 
 
-def make_critic(config: Any, report: str | Path | None = None) -> Critic | SubpatchDiscriminator:
-  """Builds the critic from ``config.critic``; ``report`` is the selection report path."""
+def make_critic(config: Any, report: str | Path | None = None,
+                channels: Channels | None = None) -> Critic | SubpatchDiscriminator:
+  """Builds the critic from ``config.critic``.
+
+  Args:
+    config: the ``critic`` config section.
+    report: the selection report path (for ``layers="selected"``).
+    channels: optional per-layer channel selection (``{layer: indices}``) of the W-GAN critic.
+  """
   get = config.get if hasattr(config, "get") else lambda k, d=None: getattr(config, k, d)
   kind = get("kind", "wgan")
   norm = get("norm", "layer")
@@ -344,4 +414,5 @@ def make_critic(config: Any, report: str | Path | None = None) -> Critic | Subpa
     raise ValueError("critic.layers='none' needs critic.rgb_stem=True (the baseline reads RGB)")
   return Critic(layers=layers, width=int(get("width", 64)),
                 proj_channels=int(get("proj_channels", 32)), rgb_stem=rgb_stem,
-                num_downsamples=int(get("num_downsamples", 3)), norm=norm)
+                num_downsamples=int(get("num_downsamples", 3)), norm=norm,
+                channels=check_channels(layers, channels))

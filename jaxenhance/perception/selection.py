@@ -3,7 +3,8 @@
 The report holds, per layer, its scores, responsive fraction, preferred-frequency histogram and
 per-channel scores, the ranking, the selected layers, and every parameter used (probe, scoring,
 selection), so it can be reproduced. The critic and the perceptual loss read it with
-`load_selected_layers(report_path)` and optionally `channel_masks(report, layers, keep_fraction)`.
+`load_selected_layers(report_path)` and optionally `channel_masks(report, layers, keep_fraction)`
+(or `kept_channels`, the same selection as static channel indices).
 """
 
 from __future__ import annotations
@@ -203,3 +204,14 @@ def channel_masks(report: str | os.PathLike | Mapping[str, Any], layers: Sequenc
     mask[order[:keep]] = True
     masks[name] = mask
   return masks
+
+
+def kept_channels(report: str | os.PathLike | Mapping[str, Any], layers: Sequence[str],
+                  keep_fraction: float) -> dict[str, tuple[int, ...]]:
+  """The channels :func:`channel_masks` keeps, as ascending index tuples.
+
+  Static indices (not masks), so a consumer can gather them with shapes known at trace time:
+  the critic's taps then have fewer channels instead of zeroed ones.
+  """
+  masks = channel_masks(report, layers, keep_fraction)
+  return {name: tuple(int(i) for i in np.flatnonzero(mask)) for name, mask in masks.items()}
