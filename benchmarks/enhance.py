@@ -1,16 +1,19 @@
 """Enhancement throughput (JAX vs the same network in PyTorch) and flat memory on long clips.
 
   ./launch/setup.sh --bench && .venv/bin/python benchmarks/enhance.py \
-      [--sizes 640x360,1280x720] [--repeats 3] [--rss-frames 300,1200] [--skip-rss]
+      [--sizes 640x360,1280x720] [--repeats 3] [--rss-frames 300,1200] [--skip-rss] \
+      [--markdown benchmarks/results/enhance.md]
 
 1. Generator throughput, frames/s at batch 1: the default generator (residual, width 64,
-   2 scales, 8 blocks) and the fast one (width 32, inverted residuals) as a jitted Flax apply vs
-   a PyTorch CPU eager module written here to mirror ``models/generator.py`` (same weights,
+   2 scales, 8 blocks) and the fast one (width 32, inverted residuals) as a jitted Flax apply of
+   ``models/generator.py`` vs a PyTorch CPU eager module written here to mirror it (same weights,
    parameter counts checked equal, outputs checked close on real footage), timed in alternation
-   in the same process. Target (issue 7 item 5): JAX >= 1.3x PyTorch. For the fast generator a
-   third row times a proposed drop-in change to ``models/generator.py`` (depthwise 3x3 convs as
-   nine shifted multiply-adds, same parameters): XLA:CPU's grouped convolutions are ~10x slower
-   than PyTorch's, which makes the library's fast generator slower than PyTorch.
+   in the same process. Target (issue 7 item 5): JAX >= 1.3x PyTorch. The fast generator also
+   gets a row with ``depthwise_impl="grouped_conv"`` (XLA's grouped convolution, the library's
+   implementation before the shift-and-add default) to show what that choice is worth on CPU.
+   The torch mirror is plain eager PyTorch (``F.interpolate`` then ``conv2d``, grouped
+   ``conv2d`` for depthwise); the library folds the residual kind's upsampling into its first
+   decoder conv (``UpsampleConv3x3``), which the mirror does not.
 2. The whole ``enhance_video`` path (decode, tiles, model, x264 encode) at the first size with
    the fast generator, frames/s.
 3. Peak RSS of ``enhance_video`` on synthetic clips of each ``--rss-frames`` length (small size,
@@ -20,6 +23,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import datetime
 import json
 import os
 import resource
@@ -39,6 +44,15 @@ from common import time_interleaved
 
 from jaxenhance import assets, enhance, video_io
 from jaxenhance.models import generator as generator_lib
+
+REPORT: list[str] = []
+
+
+def say(text: str) -> None:
+  """Prints and keeps the line for the --markdown report."""
+  print(text, flush=True)
+  REPORT.append(text)
+
 
 CONFIGS = {
     "default": {"kind": "residual", "width": 64, "num_scales": 2, "num_blocks": 8},
@@ -140,68 +154,6 @@ def torch_generator(generator: generator_lib.Generator, params):
 
 
 # ---------------------------------------------------------------------------------------------
-# A proposal for models/generator.py: XLA:CPU runs grouped (depthwise) convolutions ~10x slower
-# than PyTorch (measured: 3x3 depthwise, 512 ch, 90x160: 0.47 s vs 0.046 s), while nine shifted
-# multiply-adds run in 0.012 s. Same parameters (kernel [3, 3, 1, C], bias [C]), same names.
-# ---------------------------------------------------------------------------------------------
-
-def _depthwise3x3(x, kernel, bias):
-  h, w = x.shape[1:3]
-  xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-  out = sum(xp[:, i:i + h, j:j + w] * kernel[i, j, 0] for i in range(3) for j in range(3))
-  return out + bias
-
-
-def patched_generator_module():
-  """generator_lib with depthwise convs as shifted multiply-adds (for the proposal rows)."""
-  import flax.linen as nn
-
-  class DepthwiseConv3x3(nn.Module):
-    @nn.compact
-    def __call__(self, x):
-      c = x.shape[-1]
-      kernel = self.param("kernel", nn.initializers.lecun_normal(), (3, 3, 1, c))
-      return _depthwise3x3(x, kernel, self.param("bias", nn.initializers.zeros, (c,)))
-
-  class InvertedResidual(nn.Module):
-    features: int
-    expansion: int = 4
-    dtype: object = jnp.float32
-
-    @nn.compact
-    def __call__(self, x):
-      hidden = self.features * self.expansion
-      y = nn.relu6(nn.Conv(hidden, (1, 1), name="Conv_0")(x))
-      y = nn.relu6(DepthwiseConv3x3(name="Conv_1")(y))
-      return x + nn.Conv(self.features, (1, 1), name="Conv_2")(y)
-
-  class SeparableConv(nn.Module):
-    features: int
-    dtype: object = jnp.float32
-
-    @nn.compact
-    def __call__(self, x):
-      return nn.Conv(self.features, (1, 1), name="Conv_1")(DepthwiseConv3x3(name="Conv_0")(x))
-
-  return InvertedResidual, SeparableConv
-
-
-def _with_patched_modules(fn):
-  """Calls ``fn`` with the proposal's modules installed (jit traces inside the call)."""
-  patched = patched_generator_module()
-
-  def call(*args):
-    saved = generator_lib.InvertedResidual, generator_lib.SeparableConv
-    generator_lib.InvertedResidual, generator_lib.SeparableConv = patched
-    try:
-      return fn(*args)
-    finally:
-      generator_lib.InvertedResidual, generator_lib.SeparableConv = saved
-
-  return call
-
-
-# ---------------------------------------------------------------------------------------------
 # 1. Generator throughput.
 # ---------------------------------------------------------------------------------------------
 
@@ -222,46 +174,42 @@ def _callables(net, jitted: dict, params, x: np.ndarray) -> dict:
 def bench_generators(sizes: list[tuple[int, int]], repeats: int) -> list[dict]:
   import torch
 
-  print(f"jax {jax.__version__} on {jax.devices()[0].platform}, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), {os.cpu_count()} cores")
+  say(f"jax {jax.__version__} on {jax.devices()[0].platform}, torch {torch.__version__} "
+      f"({torch.get_num_threads()} threads), {os.cpu_count()} cores")
   footage, _ = video_io.read_frames(assets.sample_clip_path("bikes"), max_frames=1)
   rows = []
   for name, config in CONFIGS.items():
     generator = generator_lib.make_generator(config)
     params = jax.device_put(random_params(generator))
     net, count = torch_generator(generator, params)
-    apply = jax.jit(generator.apply)
+    jitted = {"jax": jax.jit(generator.apply)}
+    if generator.kind == "fast":  # the depthwise implementation the library used before
+      grouped = dataclasses.replace(generator, depthwise_impl="grouped_conv")
+      jitted["jax_grouped_conv"] = jax.jit(grouped.apply)
     # Parity on real footage (272x640 bikes frame, cropped to 96x160).
     real = footage[:, :96, :160].astype(np.float32) / 255.0
-    ours = np.asarray(apply(params, real))
     with torch.no_grad():
       theirs = net(torch.from_numpy(real).permute(0, 3, 1, 2)).permute(0, 2, 3, 1).numpy()
-    err = float(np.abs(ours - theirs).max())
-    print(f"\n{name}: {count:,} parameters in both; max |jax - torch| = {err:.2e} "
-          f"(the correction it adds: mean |.| {np.abs(ours - real).mean():.3f}, "
-          f"max {np.abs(ours - real).max():.3f})")
-    assert err < 1e-4, err
-    fns_extra = {}
-    if generator.kind == "fast":  # the proposal: same params, depthwise as shifted adds
-      # A fresh function: jax.jit caches traces per function, and this one traces differently.
-      patched = _with_patched_modules(jax.jit(lambda p, x, g=generator: g.apply(p, x)))
-      err = float(np.abs(np.asarray(patched(params, real)) - ours).max())
-      print(f"  proposal (depthwise as shifted multiply-adds): max |diff| = {err:.2e}")
-      assert err < 1e-4, err
-      fns_extra["jax_shift_dw"] = patched
+    ours = np.asarray(jitted["jax"](params, real))
+    say(f"\n{name}: {count:,} parameters in both; the correction it adds: "
+        f"mean |.| {np.abs(ours - real).mean():.3f}, max {np.abs(ours - real).max():.3f}")
+    for key, fn in jitted.items():
+      err = float(np.abs(np.asarray(fn(params, real)) - theirs).max())
+      say(f"  {key}: max |jax - torch| = {err:.2e}")
+      assert err < 1e-4, (key, err)
     for w, h in sizes:
       x = np.random.default_rng(0).random((1, h, w, 3), dtype=np.float32)
-      seconds = time_interleaved(_callables(net, {"jax": apply, **fns_extra}, params, x),
-                                 repeats=repeats)
-      row = {"generator": name, "size": f"{w}x{h}",
+      seconds = time_interleaved(_callables(net, jitted, params, x), repeats=repeats)
+      row = {"generator": name, "size": f"{w}x{h}", "load": os.getloadavg()[0],
              **{f"{k}_fps": 1 / v for k, v in seconds.items()},
-             "ratio": seconds["torch"] / seconds["jax"]}
+             **{f"{k}_ratio": seconds["torch"] / v for k, v in seconds.items() if k != "torch"}}
       rows.append(row)
-      print(f"  {w}x{h}: jax {row['jax_fps']:.3f} frames/s, torch {row['torch_fps']:.3f} "
-            f"frames/s, jax/torch {row['ratio']:.2f}x (target >= 1.3x)")
-      if "jax_shift_dw" in seconds:
-        print(f"  {w}x{h}: proposal {row['jax_shift_dw_fps']:.3f} frames/s, "
-              f"{seconds['torch'] / seconds['jax_shift_dw']:.2f}x torch")
+      say(f"  {w}x{h}: jax {row['jax_fps']:.3f} frames/s, torch {row['torch_fps']:.3f} "
+          f"frames/s, jax/torch {row['jax_ratio']:.2f}x (target >= 1.3x); "
+          f"load {row['load']:.2f}")
+      if "jax_grouped_conv" in seconds:
+        say(f"  {w}x{h}: depthwise_impl=grouped_conv {row['jax_grouped_conv_fps']:.3f} "
+            f"frames/s, {row['jax_grouped_conv_ratio']:.2f}x torch")
   return rows
 
 
@@ -287,12 +235,27 @@ def write_synthetic_clip(path: Path, frames: int, width: int, height: int) -> Pa
   return path
 
 
+def peak_rss_mb() -> float:
+  """This process's own peak RSS.
+
+  VmHWM belongs to the address space, so it starts afresh at exec; ru_maxrss survives exec and
+  would report the parent's peak (GBs once the generator benchmarks have run).
+  """
+  try:
+    for line in Path("/proc/self/status").read_text().splitlines():
+      if line.startswith("VmHWM:"):
+        return int(line.split()[1]) / 1024
+  except OSError:
+    pass
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child_enhance(src: str, dst: str) -> None:
   """Runs in a subprocess: enhance ``src`` with the fast generator, print fps and peak RSS."""
   generator = generator_lib.make_generator(CONFIGS["fast"])
   summary = enhance.enhance_video(src, dst, generator, random_params(generator),
                                   progress=False)
-  peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+  peak_mb = peak_rss_mb()
   print(json.dumps({"frames": summary["frames"], "fps": summary["fps"], "peak_rss_mb": peak_mb}))
 
 
@@ -308,24 +271,49 @@ def run_child(src: Path, dst: Path) -> dict:
 def bench_pipeline(tmp: Path, size: tuple[int, int], frames: int) -> dict:
   src = write_synthetic_clip(tmp / "pipe.mp4", frames, *size)
   result = run_child(src, tmp / "pipe_out.mp4")
-  print(f"\nenhance_video, fast generator, {size[0]}x{size[1]}, {frames} frames "
-        f"(decode + model + x264 crf 12): {result['fps']:.2f} frames/s")
+  say(f"\nenhance_video, fast generator, {size[0]}x{size[1]}, {frames} frames "
+      f"(decode + model + x264 crf 12): {result['fps']:.2f} frames/s")
   return result
 
 
 def bench_rss(tmp: Path, lengths: list[int], size=(128, 72)) -> list[dict]:
-  print(f"\npeak RSS of enhance_video, fast generator, {size[0]}x{size[1]}:")
+  say(f"\npeak RSS of enhance_video, fast generator, {size[0]}x{size[1]}:")
   rows = []
   for n in lengths:
     src = write_synthetic_clip(tmp / f"clip{n}.mp4", n, *size)
     result = run_child(src, tmp / f"out{n}.mp4")
     rows.append(result)
-    print(f"  {result['frames']:5d} frames: peak RSS {result['peak_rss_mb']:.0f} MB, "
-          f"{result['fps']:.1f} frames/s")
+    say(f"  {result['frames']:5d} frames: peak RSS {result['peak_rss_mb']:.0f} MB, "
+        f"{result['fps']:.1f} frames/s")
   growth = rows[-1]["peak_rss_mb"] / rows[0]["peak_rss_mb"] - 1
-  print(f"  growth from {lengths[0]} to {lengths[-1]} frames: {100 * growth:+.1f}% "
-        "(flat: frames are streamed)")
+  say(f"  growth from {lengths[0]} to {lengths[-1]} frames: {100 * growth:+.1f}% "
+      "(flat: frames are streamed)")
   return rows
+
+
+def write_markdown(path: Path, rows: list[dict], load_start: tuple, seconds: float) -> None:
+  """The run's command, date, load, ratio table and full log as a results page."""
+  command = " ".join([".venv/bin/python", os.path.relpath(__file__)] + sys.argv[1:])
+  lines = ["# Enhancement throughput: JAX vs PyTorch CPU eager", "",
+           f"Command: `{command}`  ", f"Date: {datetime.datetime.now():%Y-%m-%d %H:%M}  ",
+           f"Load average (1/5/15 min) at start {'/'.join(f'{v:.2f}' for v in load_start)}, "
+           f"at end {'/'.join(f'{v:.2f}' for v in os.getloadavg())}  ",
+           f"Wall time {seconds / 60:.1f} min, {os.cpu_count()} cores shared with other jobs. "
+           "Each cell is the median of the repeats; JAX and PyTorch calls alternate, so load "
+           "changes hit both.", "",
+           "| generator | size | JAX frames/s | PyTorch frames/s | JAX / PyTorch (target >= 1.3) "
+           "| load |", "|---|---|---|---|---|---|"]
+  for row in rows:
+    lines.append(f"| {row['generator']} | {row['size']} | {row['jax_fps']:.3f} | "
+                 f"{row['torch_fps']:.3f} | {row['jax_ratio']:.2f}x | {row['load']:.2f} |")
+    if "jax_grouped_conv_fps" in row:
+      lines.append(f"| {row['generator']}, depthwise_impl=grouped_conv | {row['size']} | "
+                   f"{row['jax_grouped_conv_fps']:.3f} | {row['torch_fps']:.3f} | "
+                   f"{row['jax_grouped_conv_ratio']:.2f}x | {row['load']:.2f} |")
+  lines += ["", "Output:", "", "```", *"\n".join(REPORT).strip("\n").splitlines(), "```", ""]
+  path.parent.mkdir(parents=True, exist_ok=True)
+  path.write_text("\n".join(lines))
+  print(f"wrote {path}")
 
 
 def main() -> None:
@@ -338,6 +326,8 @@ def main() -> None:
   parser.add_argument("--rss-size", default="128x72")
   parser.add_argument("--skip-models", action="store_true")
   parser.add_argument("--skip-rss", action="store_true")
+  parser.add_argument("--markdown", default="",
+                      help="also write the results page here (e.g. benchmarks/results/enhance.md)")
   parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.child:
@@ -346,14 +336,18 @@ def main() -> None:
   def parse(text):
     return tuple(int(v) for v in text.split("x"))
 
+  start, load_start = time.perf_counter(), os.getloadavg()
+  say(f"load average at start: {load_start}")
   sizes = [parse(s) for s in args.sizes.split(",")]
-  if not args.skip_models:
-    bench_generators(sizes, args.repeats)
+  rows = [] if args.skip_models else bench_generators(sizes, args.repeats)
   with tempfile.TemporaryDirectory() as tmp:
     bench_pipeline(Path(tmp), parse(args.pipeline_size) if args.pipeline_size else sizes[0],
                    args.pipeline_frames)
     if not args.skip_rss:
       bench_rss(Path(tmp), [int(n) for n in args.rss_frames.split(",")], parse(args.rss_size))
+  say(f"\nload average at end: {os.getloadavg()}")
+  if args.markdown:
+    write_markdown(Path(args.markdown), rows, load_start, time.perf_counter() - start)
 
 
 if __name__ == "__main__":

@@ -125,3 +125,89 @@ def test_bad_input_gets_clear_error():
   g1 = gen_lib.Generator(width=4, num_scales=1, num_blocks=1)
   with pytest.raises(TypeError, match="x / 255"):
     g1.init(KEY, jnp.zeros((1, 16, 16, 3), jnp.uint8))
+
+
+def _random_like(tree, seed: int, scale: float = 0.3):
+  rng = np.random.default_rng(seed)
+  return jax.tree_util.tree_map(
+      lambda x: jnp.asarray(scale * rng.standard_normal(x.shape), jnp.float32), tree)
+
+
+def _assert_close_scaled(a, b, tol: float = 1e-5):
+  """max |a - b| <= tol, relative to max |a| where that exceeds 1 (summed gradients)."""
+  for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+    x, y = np.asarray(x), np.asarray(y)
+    assert np.abs(x - y).max() <= tol * max(1.0, np.abs(x).max()), np.abs(x - y).max()
+
+
+def test_depthwise_params_are_those_of_grouped_nn_conv():
+  """Same names, shapes and initial values as nn.Conv(C, (3, 3), feature_group_count=C)."""
+  x = jnp.zeros((1, 9, 11, 6))
+  ours = gen_lib.DepthwiseConv3x3().init(KEY, x)
+  flax_conv = gen_lib.nn.Conv(6, (3, 3), feature_group_count=6).init(KEY, x)
+  assert jax.tree_util.tree_structure(ours) == jax.tree_util.tree_structure(flax_conv)
+  for a, b in zip(jax.tree_util.tree_leaves(ours), jax.tree_util.tree_leaves(flax_conv)):
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("hw", [(7, 13), (1, 5), (16, 9)])
+def test_depthwise_impls_agree_values_and_gradients(hw):
+  """Shift-and-add vs XLA's grouped conv: outputs and gradients (input and params) agree."""
+  x = jnp.asarray(np.random.default_rng(1).standard_normal((2, *hw, 12)), jnp.float32)
+  params = _random_like(gen_lib.DepthwiseConv3x3().init(KEY, x), seed=2)
+  cotangent = jnp.asarray(np.random.default_rng(3).standard_normal(x.shape), jnp.float32)
+  results = []
+  for impl in gen_lib.DEPTHWISE_IMPLS:
+    module = gen_lib.DepthwiseConv3x3(impl)
+    loss = lambda p, x, m=module: jnp.sum(m.apply(p, x) * cotangent)
+    results.append((module.apply(params, x), jax.grad(loss, argnums=(0, 1))(params, x)))
+  (y_shift, g_shift), (y_conv, g_conv) = results
+  _assert_close_scaled(y_shift, y_conv)
+  _assert_close_scaled(g_shift, g_conv)
+
+
+def test_fast_generator_depthwise_impls_agree_on_odd_frames():
+  """Whole fast generator, trained-looking (non-zero) params, odd frame size, with gradients."""
+  frames = jnp.asarray(_jpeg_frames(2, 37, 53))
+  kw = dict(kind="fast", width=8, num_scales=2, num_blocks=2)
+  shift = gen_lib.Generator(**kw, depthwise_impl="shift_add")
+  grouped = gen_lib.Generator(**kw, depthwise_impl="grouped_conv")
+  params = _random_like(jax.jit(shift.init)(KEY, frames), seed=4, scale=0.1)
+  # No clip: compare the raw network, not saturated pixels.
+  loss = lambda g: jax.jit(jax.value_and_grad(lambda p: jnp.sum(g.apply(p, frames, clip=False))))
+  (v_shift, g_shift), (v_grouped, g_grouped) = loss(shift)(params), loss(grouped)(params)
+  out_shift = shift.apply(params, frames, clip=False)
+  assert float(jnp.abs(out_shift - frames).max()) > 0.05  # the correction is not negligible
+  np.testing.assert_allclose(out_shift, grouped.apply(params, frames, clip=False), atol=1e-5)
+  np.testing.assert_allclose(v_shift, v_grouped, rtol=1e-5)
+  _assert_close_scaled(g_shift, g_grouped)
+
+
+@pytest.mark.parametrize("hw", [(5, 7), (1, 1), (8, 6)])
+def test_upsample_conv_equals_upsample_then_conv(hw):
+  """The folded decoder conv equals nn.Conv on the upsampled input, values and gradients."""
+  x = jnp.asarray(np.random.default_rng(5).standard_normal((2, *hw, 6)), jnp.float32)
+  folded = gen_lib.UpsampleConv3x3(4)
+  params = folded.init(KEY, x)
+  reference = gen_lib.nn.Conv(4, (3, 3))
+  # Same parameter tree and initial values as the nn.Conv it replaces (checkpoints load).
+  ref_init = reference.init(KEY, gen_lib.upsample_nearest(x))
+  for a, b in zip(jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(ref_init)):
+    np.testing.assert_array_equal(a, b)
+  params = _random_like(params, seed=6)
+  ours = lambda p, x: folded.apply(p, x)
+  theirs = lambda p, x: reference.apply(p, gen_lib.upsample_nearest(x))
+  _assert_close_scaled(ours(params, x), theirs(params, x))
+  cotangent = jnp.asarray(np.random.default_rng(7).standard_normal((2, 2 * hw[0], 2 * hw[1], 4)),
+                          jnp.float32)
+  grad = lambda f: jax.grad(lambda p, x: jnp.sum(f(p, x) * cotangent), argnums=(0, 1))(params, x)
+  _assert_close_scaled(grad(ours), grad(theirs))
+
+
+def test_make_generator_depthwise_impl():
+  base = {"kind": "fast", "width": 8, "num_scales": 1, "num_blocks": 1, "temporal_window": 1}
+  assert gen_lib.make_generator(ml_collections.ConfigDict(base)).depthwise_impl == "shift_add"
+  g = gen_lib.make_generator(ml_collections.ConfigDict({**base, "depthwise_impl": "grouped_conv"}))
+  assert g.depthwise_impl == "grouped_conv"
+  with pytest.raises(ValueError, match="depthwise_impl must be one of"):
+    gen_lib.make_generator(ml_collections.ConfigDict({**base, "depthwise_impl": "winograd"}))
