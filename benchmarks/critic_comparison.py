@@ -18,8 +18,14 @@ The table (``<out>/table.md``, ``table.json``) gives mean ± std over seeds per 
 mean vs the no-VGG baseline, and the compressed-input and content-only rows; it is rewritten
 after every run, so a partial experiment still has a (partial) table.
 
-Budget flags (``--steps``, ``--warmup``, ``--eval_examples``) override the config for quick
-checks; the full experiment uses the config's CPU budget (400 steps, 200 of them warm-up).
+Protocol: per seed, one generator is first trained on the content loss alone
+(``<out>/pretrain-s<seed>``, ``--pretrain_steps``); every variant of that seed then starts from it
+(``train.init_generator``) and trains ``--steps`` further steps: adversarial for the critic
+variants, content-only for ``content``. So the variants differ only in what the last ``--steps``
+steps optimise, exactly as in an adversarial fine-tuning of a pretrained generator.
+
+Budget flags (``--pretrain_steps``, ``--steps``, ``--eval_examples``) override the config's CPU
+budget for quick checks.
 """
 
 from __future__ import annotations
@@ -49,8 +55,12 @@ def parse_args(argv=None) -> argparse.Namespace:
   p.add_argument("--out", default="benchmarks/results/critic_comparison")
   p.add_argument("--variants", default="none,all,lpips,selected,content")
   p.add_argument("--seeds", default="0,1,2")
-  p.add_argument("--steps", type=int, default=None, help="override train.steps")
-  p.add_argument("--warmup", type=int, default=None, help="override train.warmup_steps")
+  p.add_argument("--pretrain_steps", type=int, default=None,
+                 help="content-only steps shared by every variant of a seed (default: the "
+                      "config's train.warmup_steps)")
+  p.add_argument("--steps", type=int, default=None,
+                 help="steps of each variant after the shared pretraining (default: the "
+                      "config's train.steps - train.warmup_steps)")
   p.add_argument("--eval_examples", type=int, default=0, help="test records to use (0: all)")
   p.add_argument("--selected_layers", default="", help="explicit layers for 'selected'")
   p.add_argument("--selection_report", default="", help="layer-selection report.json")
@@ -73,20 +83,44 @@ def selected_layers(args, config, out: Path) -> tuple[str, str]:
   return ",".join(layers), f"selection report {report}"
 
 
-def run_config(variant: str, seed: int, args, data_dir: Path, selected: str):
-  config = load_config(f"paper.py:{variant},cpu")
+def budget_of(args) -> tuple[int, int]:
+  """(pretraining steps, steps per variant)."""
+  t = load_config("paper.py:none,cpu").train
+  pretrain = int(t.warmup_steps) if args.pretrain_steps is None else args.pretrain_steps
+  steps = int(t.steps) - int(t.warmup_steps) if args.steps is None else args.steps
+  return pretrain, steps
+
+
+def run_config(variant: str, seed: int, args, data_dir: Path, selected: str,
+               init_generator: str = "", pretrain: bool = False):
+  """Config of one run: the shared content pretraining, or one variant's fine-tuning."""
+  config = load_config(f"paper.py:{'content' if pretrain else variant},cpu")
   config.seed = seed
   config.data.data_dir = str(data_dir)
-  if variant == "selected":
+  if variant == "selected" and not pretrain:
     config.critic.layers = selected
-  if args.steps is not None:
-    config.train.steps = args.steps
-    config.train.checkpoint_every = max(1, args.steps // 2)
-    config.train.log_every = max(1, min(int(config.train.log_every), args.steps))
-    config.train.image_summary_every = args.steps
-  if args.warmup is not None:
-    config.train.warmup_steps = args.warmup
+  pretrain_steps, steps = budget_of(args)
+  steps = pretrain_steps if pretrain else steps
+  config.train.update(steps=steps, warmup_steps=0, checkpoint_every=max(1, steps // 2),
+                      log_every=max(1, min(int(config.train.log_every), steps)),
+                      image_summary_every=steps, eval_every=0, init_generator=init_generator)
   return config
+
+
+def pretrained_generator(seed: int, args, records: Path, out: Path) -> tuple[Path, float]:
+  """The seed's content-pretrained generator (trained once, then reused by every variant)."""
+  workdir = out / f"pretrain-s{seed}"
+  export_dir = workdir / "export"
+  done = workdir / "pretrain.json"
+  if done.is_file():
+    return export_dir, json.loads(done.read_text())["train_seconds"]
+  config = run_config("content", seed, args, records, "", pretrain=True)
+  print(f"=== seed {seed}: content pretraining, {config.train.steps} steps", flush=True)
+  t = time.perf_counter()
+  train.train_and_evaluate(config, workdir)
+  seconds = round(time.perf_counter() - t, 1)
+  done.write_text(json.dumps({"train_seconds": seconds, "steps": int(config.train.steps)}))
+  return export_dir, seconds
 
 
 def summarise(values: list[float]) -> tuple[float, float]:
@@ -166,17 +200,20 @@ def main(argv=None) -> None:
   evaluator = None
   compressed_path = out / "compressed.json"
   compressed = json.loads(compressed_path.read_text()) if compressed_path.is_file() else None
-  budget = {"steps": int(base.train.steps), "warmup_steps": int(base.train.warmup_steps),
-            "n_critic": int(base.train.n_critic), "batch": int(base.data.batch_size),
+  pretrain_steps, variant_steps = budget_of(args)
+  budget = {"shared content pretraining steps": pretrain_steps,
+            "steps per variant": variant_steps, "n_critic": int(base.train.n_critic),
+            "batch": int(base.data.batch_size),
             "crop": int(base.data.crop_size), "eval_examples": args.eval_examples or "all"}
-  for variant in variants:
-    for seed in seeds:
+  for seed in seeds:
+    init_dir, _ = pretrained_generator(seed, args, records, out)
+    for variant in variants:
       workdir = out / "runs" / f"{variant}-s{seed}"
       result_path = workdir / "result.json"
       if result_path.is_file():
         print(f"{variant} seed {seed}: done already, skipping", flush=True)
         continue
-      config = run_config(variant, seed, args, records, selected)
+      config = run_config(variant, seed, args, records, selected, init_generator=str(init_dir))
       print(f"=== {variant} seed {seed}: training {config.train.steps} steps", flush=True)
       t = time.perf_counter()
       summary = train.train_and_evaluate(config, workdir)

@@ -98,8 +98,7 @@ class Models:
 
   def __init__(self, config):
     self.generator, self.critic = train.build_models(config, Path("/nonexistent"))
-    self.g_opt = steps.make_optimizer(config.train.lr_generator, config.train.b1, config.train.b2)
-    self.d_opt = steps.make_optimizer(config.train.lr_critic, config.train.b1, config.train.b2)
+    self.g_opt, self.d_opt = steps.make_optimizers(config)
     self.init = jax.jit(lambda r: train.init_state(
         self.generator, self.critic, self.g_opt, self.d_opt, config, r))
 

@@ -184,6 +184,23 @@ def eval_scalars(evaluator: evaluation.Evaluator, generator: Any, g_params: Any
   return scalars
 
 
+def init_generator_from(state: dict, export_dir: str | Path, state_sharding: Any) -> dict:
+  """A fresh state whose generator starts from an exported one (``train.init_generator``).
+
+  For fine-tuning a content-pretrained generator adversarially (e.g. every critic variant of the
+  paper's comparison from one shared warm-up). The generator's optimizer state starts fresh.
+  """
+  _, params, meta = export.load_generator(export_dir)
+  want = jax.tree.map(lambda x: tuple(x.shape), state["g_params"])
+  got = jax.tree.map(np.shape, params)
+  if jax.tree.structure(want) != jax.tree.structure(got) or want != got:
+    raise ValueError(f"train.init_generator={export_dir} holds a generator of another shape "
+                     f"({meta.get('generator')}); it must match the config's generator section")
+  g_params = jax.device_put(params, state_sharding["g_params"])
+  logging.info("generator initialised from %s (step %s)", export_dir, meta.get("step"))
+  return dict(state, g_params=g_params)
+
+
 def compiled_cost(compiled) -> dict:
   """FLOPs and memory of a compiled step (for MFU and the fits-before-you-rent check)."""
   out = {}
@@ -241,8 +258,7 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
 
     # ---------------------------------------------------------------- models and optimizers
     generator, critic = build_models(config, workdir)
-    g_opt = steps.make_optimizer(config.train.lr_generator, config.train.b1, config.train.b2)
-    d_opt = steps.make_optimizer(config.train.lr_critic, config.train.b1, config.train.b2)
+    g_opt, d_opt = steps.make_optimizers(config)
     logging.info("critic reads VGG layers: %s (channels: %s)",
                  getattr(critic, "layers", "(sub-patch)"),
                  {n: len(i) for n, i in getattr(critic, "channels", ())} or "all")
@@ -290,6 +306,8 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
       step, state = restored
       logging.info("resumed from step %d", step)
       print(f"resumed from checkpoint step {step}", flush=True)
+    elif config.train.get("init_generator", ""):
+      state = init_generator_from(state, config.train.init_generator, state_sharding)
     first_step = int(jax.device_get(state["step"]))
 
     # ---------------------------------------------------------------- periodic evaluation

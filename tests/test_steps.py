@@ -137,3 +137,19 @@ def test_nonfinite_batch_is_skipped_and_counted(vgg_params):
   assert int(state["nonfinite"]) == 1 and int(metrics["nonfinite"]) == 1
   same = jax.tree.map(lambda a, b: np.array_equal(a, np.asarray(b)), before, state["g_params"])
   assert all(jax.tree.leaves(same)), "a non-finite loss reached the parameters"
+
+
+def test_content_loss_pulls_back_outputs_past_the_valid_range(vgg_params):
+  # A saturated target (gt = 255) and an output pushed above 1: the content loss must see the
+  # raw output, or (with a straight-through clip) nothing would pull it back.
+  config = tiny_config(layers="none")
+  state, pre, _ = build(config)
+  batch = real_batch(n=2)
+  batch["gt"] = jnp.full_like(batch["gt"], 255)
+  batch["lq"] = jnp.full_like(batch["lq"], 255)
+  out = state["g_params"]["params"]["out"]
+  state["g_params"]["params"]["out"] = dict(out, bias=jnp.full_like(out["bias"], 0.2))
+  before = float(state["g_params"]["params"]["out"]["bias"][0])
+  state, metrics = pre(state, batch, vgg_params)
+  assert float(metrics["l1"]) == pytest.approx(0.2, rel=1e-4)  # raw output 1.2 vs target 1.0
+  assert float(state["g_params"]["params"]["out"]["bias"][0]) < before

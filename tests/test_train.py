@@ -210,3 +210,20 @@ def test_dry_run_reports_memory_and_flops(tmp_path, capsys):
   assert costs["adversarial"]["peak_bytes_estimate"] > 0
   assert '"per_device"' in capsys.readouterr().out
   assert not (tmp_path / "checkpoints").exists()
+
+
+def test_init_generator_starts_from_an_export(records, tmp_path):
+  first = tiny_config(records)
+  first.train.steps = 3
+  train.train_and_evaluate(first, tmp_path / "a")
+  _, trained, _ = export.load_generator(tmp_path / "a" / "export")
+  second = tiny_config(records)
+  second.train.update(steps=0, init_generator=str(tmp_path / "a" / "export"))
+  summary = train.train_and_evaluate(second, tmp_path / "b")
+  got = jax.device_get(summary["state"]["g_params"])
+  jax.tree.map(np.testing.assert_array_equal, got, trained)
+  wrong = tiny_config(records)
+  wrong.generator.width = 16
+  wrong.train.update(steps=0, init_generator=str(tmp_path / "a" / "export"))
+  with pytest.raises(ValueError, match="another shape"):
+    train.train_and_evaluate(wrong, tmp_path / "c")

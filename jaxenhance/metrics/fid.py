@@ -28,6 +28,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.linalg
+import scipy.linalg.lapack
 
 KID_SEED = 2020  # torch-fidelity's default seed, so default KID subsets match it
 
@@ -140,17 +142,31 @@ class FeatureStats:
 
 
 def _left_factor(sigma: np.ndarray) -> tuple[np.ndarray, str, int, float]:
-  """F with F Fᵀ = sigma: Cholesky when sigma is positive definite, else V·sqrt(max(λ, 0)).
+  """F with F Fᵀ = sigma (positive semi-definite).
 
-  Returns (F, method, #negative eigenvalues clipped, most negative eigenvalue).
+  Cholesky when sigma is positive definite. Otherwise (fewer samples than dimensions, or
+  round-off) LAPACK's pivoted Cholesky ``?pstrf``, which stops at the numerical rank r and gives
+  a d x r factor: as cheap as Cholesky, and the product ``Fᵀ S2 F`` shrinks to r x r. Only if
+  that fails, ``V·sqrt(max(λ, 0))`` from ``eigh`` (5-10x slower at d = 2048).
+
+  Returns (F, method, #directions dropped as zero or negative, most negative eigenvalue seen).
   """
   try:
     return np.linalg.cholesky(sigma), "cholesky", 0, 0.0
-  except np.linalg.LinAlgError:  # singular (fewer samples than dims) or round-off negative
-    eigvals, eigvecs = np.linalg.eigh(sigma)
-    negative = eigvals < 0
-    factor = eigvecs * np.sqrt(np.where(negative, 0.0, eigvals))
-    return factor, "eigh", int(negative.sum()), float(min(eigvals.min(), 0.0))
+  except np.linalg.LinAlgError:
+    pass
+  d = sigma.shape[0]
+  # tol < 0: LAPACK's default, d·eps·max(diag); directions below it are round-off.
+  upper, piv, rank, info = scipy.linalg.lapack.dpstrf(sigma, lower=0, tol=-1.0)
+  if info >= 0 and rank > 0:
+    factor = np.zeros((d, rank))
+    # P^T S P = Uᵀ U with U upper triangular (rank rows): S = (P Uᵀ)(P Uᵀ)ᵀ.
+    factor[piv - 1] = np.triu(upper)[:rank].T
+    return factor, f"pivoted_cholesky(rank {rank})", d - int(rank), 0.0
+  eigvals, eigvecs = np.linalg.eigh(sigma)
+  negative = eigvals < 0
+  factor = eigvecs * np.sqrt(np.where(negative, 0.0, eigvals))
+  return factor, "eigh", int(negative.sum()), float(min(eigvals.min(), 0.0))
 
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
@@ -160,7 +176,8 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
   ``tr sqrt(S1 S2)`` is the sum of the square roots of the eigenvalues of ``S1 S2``, which are
   those of the symmetric PSD matrix ``Fᵀ S2 F`` for any ``F Fᵀ = S1`` (``F = S1^½`` gives the
   textbook ``S1^½ S2 S1^½``). ``F`` is the Cholesky factor when ``S1`` is positive definite
-  (cheapest) and ``V sqrt(Λ)`` from ``eigh`` otherwise; the eigenvalues come from ``eigvalsh``.
+  (cheapest), a rank-revealing pivoted Cholesky factor when it is singular (see
+  ``_left_factor``); the eigenvalues come from ``eigvalsh``.
   Round-off makes some eigenvalues of (near-)singular covariances slightly negative; they are
   clipped to zero and reported.
 
