@@ -33,7 +33,6 @@ torch step, >= 60 % of the conv peak.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import io
 import os
@@ -66,7 +65,8 @@ def make_config(args, n_critic: int, gp: float = 10.0):
   c.generator.update(kind="residual", width=args.g_width, num_scales=2, num_blocks=args.g_blocks,
                      temporal_window=1)
   c.critic.update(kind="wgan", layers=args.layers, width=args.d_width, proj_channels=args.proj,
-                  num_downsamples=3, norm="layer", rgb_stem=True)
+                  num_downsamples=3, norm="layer", rgb_stem=True,
+                  conv_impl=getattr(args, "conv_impl", "patches"))
   c.loss.update(l1=1.0, mse=0.0, ssim=0.0, perceptual=args.perceptual, adversarial=1e-3, gp=gp)
   c.loss.perceptual_normalize = "layer"
   c.train.n_critic = n_critic
@@ -106,8 +106,8 @@ class Models:
 class JaxSetting:
   """One compiled adversarial step, used exactly as the trainer does (jit + donate + AOT).
 
-  ``variant``: "" is ``steps.make_steps``; "reuse-fwd" and "pool" are candidate changes that keep
-  the math (see :func:`make_reuse_forward_step` and :func:`reshape_max_pool`).
+  ``variant``: "" is ``steps.make_steps``; "reuse-fwd" and "scan" are candidate changes that keep
+  the math (see :func:`make_reuse_forward_step` and ``train.critic_loop``).
   """
 
   def __init__(self, models: Models, config, batch, vgg_params, variant: str = "",
@@ -116,15 +116,17 @@ class JaxSetting:
     self.generator, self.critic = models.generator, models.critic
     self.g_opt, self.d_opt, self.init = models.g_opt, models.d_opt, models.init
     self.state = self.init(jax.random.PRNGKey(seed))
+    if "scan" in variant:  # the critic updates in a while loop (train.critic_loop)
+      config = config.copy_and_resolve_references()
+      config.train.critic_loop = "scan"
     if "reuse-fwd" in variant:
       self.step_fn = make_reuse_forward_step(self)
     else:
       _, self.step_fn = steps.make_steps(self.generator, self.critic, self.g_opt, self.d_opt,
                                          config)
     self.batch, self.vgg_params = batch, vgg_params
-    with reshape_max_pool(enabled="pool" in variant):  # trace time only
-      self.compiled = jax.jit(self.step_fn, donate_argnums=(0,)).lower(
-          self.state, batch, vgg_params).compile()
+    self.compiled = jax.jit(self.step_fn, donate_argnums=(0,)).lower(
+        self.state, batch, vgg_params).compile()
     self.raw_flops = train.compiled_cost(self.compiled)["flops"]
 
   def run(self) -> None:
@@ -133,28 +135,6 @@ class JaxSetting:
 
 
 # --------------------------------------------------------------------------- candidate changes
-
-
-@contextlib.contextmanager
-def reshape_max_pool(enabled: bool = True):
-  """While tracing, VGG's 2x2 max pool becomes reshape + max (same values; its first and second
-  derivatives avoid XLA's select-and-scatter; ties split the gradient instead of picking one,
-  which only differs where the ReLU gradient is 0 anyway or on exact float ties)."""
-  original = nn.max_pool
-
-  def pool(x, window_shape, strides=None, padding="VALID"):
-    if tuple(window_shape) != (2, 2) or tuple(strides or ()) != (2, 2) or padding != "VALID" \
-        or x.shape[1] % 2 or x.shape[2] % 2:
-      return original(x, window_shape, strides, padding)
-    n, h, w, c = x.shape
-    return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
-
-  if enabled:
-    nn.max_pool = pool
-  try:
-    yield
-  finally:
-    nn.max_pool = original
 
 
 def make_reuse_forward_step(js: JaxSetting):
@@ -401,8 +381,8 @@ def main() -> None:
   parser.add_argument("--no-check", action="store_true")
   parser.add_argument("--profile", action="store_true", help="time the step's sub-parts")
   parser.add_argument("--variants", default="",
-                      help="candidate same-math changes to time too: reuse-fwd, pool, "
-                           "reuse-fwd+pool (comma-separated)")
+                      help="same-math alternatives to time too: reuse-fwd, scan (the critic "
+                           "updates in a while loop), reuse-fwd+scan (comma-separated)")
   args = parser.parse_args()
 
   import torch
@@ -429,7 +409,7 @@ def main() -> None:
     start = time.perf_counter()
     js = JaxSetting(models, config, batch, vgg_params)
     cu_flops = 0.0
-    if n > 1:  # XLA counts the scan body once
+    if n > 1 and config.train.critic_loop == "scan":  # XLA counts a while body once
       cu = critic_update_fn(js).lower(*sub_args(js)).compile()
       cu_flops = train.compiled_cost(cu)["flops"]
     flops[f"jax n={n}"] = js.raw_flops + (n - 1) * cu_flops
@@ -444,7 +424,9 @@ def main() -> None:
       jv = JaxSetting(models, config, batch, vgg_params, variant=variant)
       name = f"jax {variant} n={n}"
       # Same FLOP count as the baseline minus what the variant skips (its own cost_analysis).
-      flops[name] = jv.raw_flops + (n - 1) * cu_flops
+      flops[name] = jv.raw_flops + (n - 1) * (
+          train.compiled_cost(critic_update_fn(js).lower(*sub_args(js)).compile())["flops"]
+          if "scan" in variant and not cu_flops else cu_flops)
       print(f"  variant {variant}: compiled in {time.perf_counter() - start:.1f}s, "
             f"cost_analysis {jv.raw_flops / 1e9:.1f} GFLOP")
       if not args.no_check:

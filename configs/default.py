@@ -87,6 +87,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.critic.rgb_stem = True
   c.critic.num_downsamples = 3
   c.critic.norm = "layer"  # "layer" or "none" (no BatchNorm: gradient penalty)
+  # "patches" (strided convs as slices + dot: fast 2nd derivatives for the penalty on XLA:CPU) or
+  # "xla" (native convs); same parameters. See jaxenhance/models/conv.py.
+  c.critic.conv_impl = "patches"
   c.critic.subpatch = 16  # sub-patch size of the Galteri discriminator
 
   # ---------------------------------------------------------------- perceptual layer selection
@@ -114,6 +117,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.train = ml_collections.ConfigDict()
   c.train.steps = 20_000
   c.train.n_critic = 5
+  # "unroll": n_critic copies of the critic update in the compiled step; "scan": one, in a while
+  # loop (less compile time, but XLA:CPU runs it ~6x slower; see steps.py).
+  c.train.critic_loop = "unroll"
   c.train.warmup_steps = 2_000  # generator on the content loss only
   c.train.lr_generator = 1e-4
   c.train.lr_critic = 1e-4

@@ -10,7 +10,10 @@ One adversarial step = ``n_critic`` critic updates + one generator update, all o
   change during them) and by the perceptual loss (the real taps).
 * Each critic update only re-runs VGG on the interpolates x̂ of the gradient penalty, which
   depend on that update's random ε. The penalty is the gradient of the *summed* critic output.
-* ``lax.scan`` runs the critic updates inside the compiled step: no host round trip.
+* The critic updates run inside the compiled step (no host round trip), unrolled by default:
+  XLA:CPU runs the same critic update ~6x slower inside a while loop (``lax.scan``; measured 24.6 s
+  vs 3.5 s at batch 8, 96², jax 0.10.2), so ``train.critic_loop="scan"`` is an option for large
+  ``n_critic`` on accelerators, where it saves compile time.
 
 Non-finite losses and updates never reach the parameters: the step keeps the previous state and
 counts the event in ``state["nonfinite"]``; the trainer raises (or carries on, by config) when
@@ -29,6 +32,7 @@ import optax
 from jaxenhance import losses
 from jaxenhance.models import critic as critic_lib
 
+CRITIC_LOOPS = ("unroll", "scan")
 State = dict[str, Any]
 Metrics = dict[str, jax.Array]
 
@@ -90,10 +94,14 @@ def make_steps(generator: Any, critic: Any, g_opt: optax.GradientTransformation,
     generator: a ``models.generator.Generator``.
     critic: a ``models.critic.Critic`` (W-GAN-GP) or ``SubpatchDiscriminator`` (BCE).
     g_opt, d_opt: optax transformations for generator and critic.
-    config: the run config (uses ``loss`` and ``train.n_critic``).
+    config: the run config (uses ``loss``, ``train.n_critic`` and ``train.critic_loop``:
+      "unroll" (default) or "scan").
   """
   loss_cfg = config.loss
   n_critic = int(config.train.n_critic)
+  critic_loop = config.train.get("critic_loop", "unroll")
+  if critic_loop not in CRITIC_LOOPS:
+    raise ValueError(f"train.critic_loop must be one of {CRITIC_LOOPS}; got {critic_loop!r}")
   wgan = isinstance(critic, critic_lib.Critic)
   critic_layers = tuple(critic.layers) if wgan else ()
   perceptual_layers = tuple(loss_cfg.get("perceptual_layers", ()) or critic_layers)
@@ -189,9 +197,14 @@ def make_steps(generator: Any, critic: Any, g_opt: optax.GradientTransformation,
       metrics["d_loss"] = d_loss
       return (optax.apply_updates(d_params, updates), d_opt_state), metrics
 
-    (d_params, d_opt_state), d_metrics = jax.lax.scan(
-        critic_update, (state["d_params"], state["d_opt"]), jnp.arange(n_critic))
-    d_metrics = jax.tree.map(lambda x: x[-1], d_metrics)  # the last critic update's values
+    carry = (state["d_params"], state["d_opt"])
+    if critic_loop == "scan":
+      carry, d_metrics = jax.lax.scan(critic_update, carry, jnp.arange(n_critic))
+      d_metrics = jax.tree.map(lambda x: x[-1], d_metrics)  # the last critic update's values
+    else:
+      for index in range(n_critic):
+        carry, d_metrics = critic_update(carry, index)
+    d_params, d_opt_state = carry
     updated = dict(state, d_params=d_params, d_opt=d_opt_state)
     g_params, g_opt_state, g_loss, g_metrics = generator_update(
         updated, vgg_params, lq, gt, real_taps, adversarial=True)

@@ -153,3 +153,20 @@ def test_content_loss_pulls_back_outputs_past_the_valid_range(vgg_params):
   state, metrics = pre(state, batch, vgg_params)
   assert float(metrics["l1"]) == pytest.approx(0.2, rel=1e-4)  # raw output 1.2 vs target 1.0
   assert float(state["g_params"]["params"]["out"]["bias"][0]) < before
+
+
+def test_critic_loop_scan_and_unroll_give_the_same_step(vgg_params):
+  batch = real_batch()
+  out = {}
+  for loop in ("unroll", "scan"):
+    config = tiny_config(layers="relu1_2", n_critic=2)
+    config.train.critic_loop = loop
+    state, _, adv = build(config)
+    out[loop] = adv(state, batch, vgg_params)
+  (a, ma), (b, mb) = out["unroll"], out["scan"]
+  np.testing.assert_allclose(float(ma["d_loss"]), float(mb["d_loss"]), rtol=1e-5)
+  for x, y in zip(jax.tree.leaves(a["g_params"]), jax.tree.leaves(b["g_params"])):
+    np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-6)
+  config.train.critic_loop = "while"
+  with pytest.raises(ValueError, match="critic_loop"):
+    build(config)

@@ -40,6 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxenhance.models import conv as conv_lib
 from jaxenhance.models import vgg
 
 Array = jax.Array
@@ -191,13 +192,15 @@ class ConvTrunk(nn.Module):
   width: int
   num_downsamples: int
   norm: str = "layer"
+  conv_impl: str = "patches"
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
+    conv = conv_lib.conv_fn(self.conv_impl)
     for i in range(self.num_downsamples):
       x = nn.Conv(self.width * 2 ** i, (3, 3), strides=(2, 2), dtype=self.dtype,
-                  name=f"down{i}")(x)
+                  conv_general_dilated=conv, name=f"down{i}")(x)
       x = _leaky(_norm(self.norm, name=f"norm{i}")(x))
     x = jnp.mean(x.astype(jnp.float32), axis=(1, 2))
     return nn.Dense(1, name="head")(x)[:, 0]
@@ -219,6 +222,8 @@ class Critic(nn.Module):
     channels: channel selection ``((layer, (index, ...)), ...)`` (see :func:`check_channels`);
       layers not listed use every channel. Its taps come from ``critic_features(...,
       critic.channel_map)``.
+    conv_impl: "patches" (strided convs as slices + dot: fast second derivatives for the penalty) or
+      "xla" (the native convolution); same parameters, see :mod:`jaxenhance.models.conv`.
     dtype: computation dtype.
   """
 
@@ -229,6 +234,7 @@ class Critic(nn.Module):
   num_downsamples: int = 3
   norm: str = "layer"
   channels: ChannelSpec = ()
+  conv_impl: str = "patches"
   dtype: Any = jnp.float32
 
   @property
@@ -276,6 +282,7 @@ class Critic(nn.Module):
                        f"({list(layers)})")
     factor = self.resolution_factor
     size = (images.shape[1] // factor, images.shape[2] // factor)
+    conv = conv_lib.conv_fn(self.conv_impl)
 
     features = []
     for name in layers:
@@ -289,15 +296,18 @@ class Critic(nn.Module):
             "critic.critic_features(vgg_params, images, critic.layers, critic.channel_map)")
       if name in masks:
         t = t * jnp.asarray(masks[name], t.dtype)
-      t = nn.Conv(self.proj_channels, (1, 1), dtype=self.dtype, name=f"proj_{name}")(t)
+      t = nn.Conv(self.proj_channels, (1, 1), dtype=self.dtype, conv_general_dilated=conv,
+                  name=f"proj_{name}")(t)
       if t.shape[1:3] != size:
         t = jax.image.resize(t, (t.shape[0], *size, t.shape[-1]), "bilinear")
       features.append(t)
     if self.rgb_stem:
       x = space_to_depth(images.astype(self.dtype), factor)
-      features.append(nn.Conv(self.width, (3, 3), dtype=self.dtype, name="rgb_stem")(x))
+      features.append(nn.Conv(self.width, (3, 3), dtype=self.dtype, conv_general_dilated=conv,
+                              name="rgb_stem")(x))
     x = _leaky(jnp.concatenate(features, axis=-1))
-    return ConvTrunk(self.width, self.num_downsamples, self.norm, self.dtype, name="trunk")(x)
+    return ConvTrunk(self.width, self.num_downsamples, self.norm, self.conv_impl, self.dtype,
+                     name="trunk")(x)
 
 
 def critic_features(vgg_params: Any, images: Array, layers: Sequence[str],
@@ -367,6 +377,7 @@ class SubpatchDiscriminator(nn.Module):
   width: int = 64
   num_downsamples: int = 3
   norm: str = "layer"
+  conv_impl: str = "patches"
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -381,8 +392,11 @@ class SubpatchDiscriminator(nn.Module):
     n, h, w, _ = images.shape
     s = self.subpatch
     x = jnp.concatenate([to_subpatches(images, s), to_subpatches(condition, s)], axis=-1)
-    x = _leaky(nn.Conv(self.width, (3, 3), dtype=self.dtype, name="stem")(x.astype(self.dtype)))
-    logits = ConvTrunk(self.width, self.num_downsamples, self.norm, self.dtype, name="trunk")(x)
+    x = _leaky(nn.Conv(self.width, (3, 3), dtype=self.dtype,
+                       conv_general_dilated=conv_lib.conv_fn(self.conv_impl),
+                       name="stem")(x.astype(self.dtype)))
+    logits = ConvTrunk(self.width, self.num_downsamples, self.norm, self.conv_impl, self.dtype,
+                       name="trunk")(x)
     return logits.reshape(n, h // s, w // s)
 
 
@@ -403,9 +417,13 @@ def make_critic(config: Any, report: str | Path | None = None,
   norm = get("norm", "layer")
   if norm not in NORMS:
     raise ValueError(f"critic.norm must be one of {NORMS}; got {norm!r}")
+  conv_impl = get("conv_impl", "patches")
+  if conv_impl not in conv_lib.CONV_IMPLS:
+    raise ValueError(f"critic.conv_impl must be one of {conv_lib.CONV_IMPLS}; got {conv_impl!r}")
   if kind == "subpatch":
     return SubpatchDiscriminator(subpatch=int(get("subpatch", 16)), width=int(get("width", 64)),
-                                 num_downsamples=int(get("num_downsamples", 3)), norm=norm)
+                                 num_downsamples=int(get("num_downsamples", 3)), norm=norm,
+                                 conv_impl=conv_impl)
   if kind != "wgan":
     raise ValueError(f"critic.kind must be one of {KINDS}; got {kind!r}")
   layers = resolve_layers(get("layers", "none"), report)
@@ -415,4 +433,4 @@ def make_critic(config: Any, report: str | Path | None = None,
   return Critic(layers=layers, width=int(get("width", 64)),
                 proj_channels=int(get("proj_channels", 32)), rgb_stem=rgb_stem,
                 num_downsamples=int(get("num_downsamples", 3)), norm=norm,
-                channels=check_channels(layers, channels))
+                channels=check_channels(layers, channels), conv_impl=conv_impl)
