@@ -14,7 +14,7 @@ Append ``,cpu`` for the CPU-sized budget used by benchmarks/critic_comparison.py
 Command (one variant, one seed):
   python -m jaxenhance.train --config=configs/paper.py:selected --workdir=/tmp/paper/selected-s0 \
       --config.seed=0
-Hardware: 1 GPU/TPU host (default budget) or 2 CPU cores (``,cpu``: ~3 min per run).
+Hardware: 1 GPU/TPU host (default budget) or 2 CPU cores (``,cpu``: ~5 min per run).
 Expected: the selected-layer critic at or below the no-VGG baseline's FID/KID (the paper
 reports up to 10 % FID and 15 % KID); on the CPU budget the differences are small and noisy,
 see the README's table for what we measured.
@@ -44,5 +44,5 @@ def get_config(arg: str | None = None):
     c.loss.adversarial = 0.0
     c.train.n_critic = 1
   if cpu:
-    c.train.update(steps=400, warmup_steps=200, checkpoint_every=200, log_every=50)
+    c.train.update(steps=1200, warmup_steps=1000, checkpoint_every=200, log_every=100)
   return c
