@@ -96,6 +96,10 @@ def run_config(variant: str, seed: int, args, data_dir: Path, selected: str,
   """Config of one run: the shared content pretraining, or one variant's fine-tuning."""
   config = load_config(f"paper.py:{'content' if pretrain else variant},cpu")
   config.seed = seed
+  # Every seed reads the one records build (made with patch seed 0); the seed varies the
+  # initialisation and the order in which the patches are drawn.
+  config.data.patch_seed = 0
+  config.data.shuffle_seed = seed
   config.data.data_dir = str(data_dir)
   if variant == "selected" and not pretrain:
     config.critic.layers = selected

@@ -48,6 +48,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.data.patch_size = 128  # stored patch size
   c.data.patch_stride = 96
   c.data.patch_jitter = 16
+  c.data.patch_seed = -1  # seeds the patch jitter of the records build; -1: use c.seed
   c.data.skip_flat_std = 2.0  # skip patches whose gt std (0-255) is below this; 0 keeps all
   c.data.frame_step = 4  # take patches from every frame_step-th frame
   c.data.temporal_window = 1  # T = 1, 3 or 5 frames centred on the target

@@ -83,8 +83,11 @@ class RecordSpec:
 
   @classmethod
   def from_config(cls, config: Any) -> RecordSpec:
-    """Reads ``config.data`` (and ``config.seed``, which seeds the patch jitter)."""
+    """Reads ``config.data``; the patch jitter is seeded by ``data.patch_seed`` (-1 or absent:
+    ``config.seed``), so runs of several seeds can share one records build."""
     data = config.data
+    patch_seed = int(data.get("patch_seed", -1))
+    patch_seed = int(config.get("seed", 0)) if patch_seed < 0 else patch_seed
     ladder = tuple(
         (str(e["codec"]), str(e["param"]), tuple(int(v) for v in e["values"]),
          e.get("preset", None)) for e in data.ladder)
@@ -97,7 +100,7 @@ class RecordSpec:
         ladder=ladder,
         gop=int(data.gop),
         preset=str(data.preset or ""),
-        patches=records.PatchSettings.from_config(data, seed=int(config.get("seed", 0))),
+        patches=records.PatchSettings.from_config(data, seed=patch_seed),
     )
 
   def rungs(self) -> list[codecs.EncodeSettings]:
