@@ -179,7 +179,45 @@ def build_table(out: Path, compressed: dict | None, layers_note: str, budget: di
   (out / "table.md").write_text(md)
   (out / "table.json").write_text(json.dumps({"rows": rows, "compressed": compressed,
                                               "notes": notes}, indent=1))
+  plot_table(out)
   return md
+
+
+def plot_table(out: Path) -> Path | None:
+  """``<out>/comparison.png``: per metric, mean ± std over seeds per variant; the dashed line is
+  the compressed input."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  table = json.loads((out / "table.json").read_text())
+  rows, compressed = table["rows"], table.get("compressed") or {}
+  variants = [v for v in ORDER if v in rows]
+  metrics = [m for m in METRICS if any(m in rows[v] for v in variants)]
+  if not variants or not metrics:
+    return None
+  fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.4))
+  for ax, metric in zip(np.atleast_1d(axes), metrics):
+    have = [v for v in variants if metric in rows[v]]
+    means = [rows[v][metric][0] for v in have]
+    stds = [rows[v][metric][1] for v in have]
+    ax.bar(range(len(have)), means, yerr=stds, capsize=3,
+           color=["0.6" if v == "content" else "C0" for v in have])
+    if metric in compressed:
+      ax.axhline(compressed[metric], color="C3", linestyle="--", label="compressed input")
+    values = means + ([compressed[metric]] if metric in compressed else [])
+    span = max(values) - min(values) or abs(max(values)) * 0.01 or 1.0
+    ax.set_ylim(min(values) - 1.5 * span, max(values) + 1.5 * span)
+    ax.set_xticks(range(len(have)), have, rotation=45)
+    arrow = "↓" if evaluate.LOWER_IS_BETTER[metric] else "↑"
+    ax.set_title(f"{metric.upper()} {arrow}")
+  np.atleast_1d(axes)[0].legend(fontsize=7, loc="best")
+  fig.suptitle("critic comparison: mean ± std over seeds (held-out test records)", fontsize=9)
+  fig.tight_layout()
+  path = out / "comparison.png"
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path
 
 
 def main(argv=None) -> None:
