@@ -373,6 +373,7 @@ def main() -> None:
   parser.add_argument("--d-width", type=int, default=64)
   parser.add_argument("--proj", type=int, default=32)
   parser.add_argument("--perceptual", type=float, default=0.0)
+  parser.add_argument("--conv-impl", default="patches", help="critic.conv_impl: patches or xla")
   parser.add_argument("--n-critic", default="5,1", help="comma-separated settings")
   parser.add_argument("--repeats", type=int, default=3)
   parser.add_argument("--no-torch", action="store_true")

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxenhance.models import conv, critic as critic_lib, vgg
+from jaxenhance.models import conv, critic as critic_lib
 
 
 @pytest.mark.parametrize("size,cin,cout,kernel,stride,padding", [
@@ -55,10 +55,3 @@ def test_critic_impls_share_parameters_and_scores(vgg_params):
       patches.init(jax.random.PRNGKey(0), images, taps))
   np.testing.assert_allclose(patches.apply(params, images, taps),
                              native.apply(params, images, taps), rtol=1e-5, atol=1e-6)
-
-
-def test_vgg_max_pool_equals_flax():
-  x = jax.random.normal(jax.random.PRNGKey(0), (2, 8, 6, 3))
-  np.testing.assert_array_equal(vgg.max_pool_2x2(x), nn.max_pool(x, (2, 2), strides=(2, 2)))
-  odd = x[:, :7, :5]
-  np.testing.assert_array_equal(vgg.max_pool_2x2(odd), nn.max_pool(odd, (2, 2), strides=(2, 2)))
