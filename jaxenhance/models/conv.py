@@ -33,13 +33,6 @@ CONV_IMPLS = ("xla", "patches")
 _NHWC = ("NHWC", "HWIO", "NHWC")
 
 
-def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
-  # XLA's SAME: output ceil(size / stride), the odd pixel of padding at the end.
-  out = -(-size // stride)
-  total = max((out - 1) * stride + kernel - size, 0)
-  return total // 2, total - total // 2
-
-
 def patches_conv(lhs: jax.Array, rhs: jax.Array, window_strides: Sequence[int],
                  padding: str | Sequence[tuple[int, int]], lhs_dilation: Any = None,
                  rhs_dilation: Any = None, dimension_numbers: Any = None,
@@ -63,14 +56,8 @@ def patches_conv(lhs: jax.Array, rhs: jax.Array, window_strides: Sequence[int],
         precision=precision, **kwargs)
   kh, kw, cin, cout = rhs.shape
   sh, sw = window_strides
-  if isinstance(padding, str):
-    if padding.upper() == "SAME":
-      padding = (_same_padding(lhs.shape[1], kh, sh), _same_padding(lhs.shape[2], kw, sw))
-    elif padding.upper() == "VALID":
-      padding = ((0, 0), (0, 0))
-    else:
-      return lax.conv_general_dilated(lhs, rhs, window_strides, padding,
-                                      dimension_numbers=dimension_numbers, precision=precision)
+  if isinstance(padding, str):  # "SAME", "VALID", "SAME_LOWER": XLA's own arithmetic
+    padding = lax.padtype_to_pads(lhs.shape[1:3], (kh, kw), (sh, sw), padding)
   (pt, pb), (pl, pr) = padding
   x = jnp.pad(lhs, ((0, 0), (pt, pb), (pl, pr), (0, 0))) if pt or pb or pl or pr else lhs
   out_h = (x.shape[1] - kh) // sh + 1

@@ -222,8 +222,9 @@ class Critic(nn.Module):
     channels: channel selection ``((layer, (index, ...)), ...)`` (see :func:`check_channels`);
       layers not listed use every channel. Its taps come from ``critic_features(...,
       critic.channel_map)``.
-    conv_impl: "patches" (strided convs as slices + dot: fast second derivatives for the penalty) or
-      "xla" (the native convolution); same parameters, see :mod:`jaxenhance.models.conv`.
+    conv_impl: "patches" (strided convs as slices + dot: fast second derivatives for the
+      penalty) or "xla" (the native convolution); same parameters, see
+      :mod:`jaxenhance.models.conv`.
     dtype: computation dtype.
   """
 
