@@ -15,7 +15,11 @@ from jaxenhance.models import conv, critic as critic_lib
     (13, 4, 6, 3, 2, "VALID"),
     (12, 3, 4, 3, (2, 1), ((1, 0), (2, 1))),  # explicit, asymmetric padding and strides
     (12, 4, 4, 3, 1, "SAME"),      # stride 1: the native kernel
-    (8, 5, 3, 1, 1, "SAME"),
+    (8, 5, 3, 1, 1, "SAME"),       # 1x1: one dot
+    (9, 3, 4, 1, 2, "SAME"),       # 1x1 strided: a phase with no taps
+    (14, 3, 4, 4, 2, "SAME"),      # even kernel
+    (17, 2, 3, 2, 3, "VALID"),     # kernel smaller than the stride
+    (11, 3, 4, 3, 2, ((3, 2), (0, 4))),  # more padding than the taps read: cropped
 ])
 def test_same_values_and_derivatives_as_xla(size, cin, cout, kernel, stride, padding):
   key = jax.random.PRNGKey(0)
@@ -25,6 +29,11 @@ def test_same_values_and_derivatives_as_xla(size, cin, cout, kernel, stride, pad
                     conv_general_dilated=conv.patches_conv)
   params = native.init(key, x)
   np.testing.assert_allclose(patches.apply(params, x), native.apply(params, x), atol=1e-5)
+
+  # First order (the input's gradient goes through the custom transpose of the patches).
+  loss = lambda module, p, z: jnp.sum(jnp.sin(module.apply(p, z)))
+  np.testing.assert_allclose(jax.grad(loss, argnums=2)(patches, params, x),
+                             jax.grad(loss, argnums=2)(native, params, x), rtol=1e-4, atol=1e-5)
 
   # The gradient-penalty pattern: a loss on the input gradient, differentiated w.r.t. the weights.
   def penalty(module, p):
