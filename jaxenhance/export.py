@@ -53,9 +53,13 @@ def save_generator(directory: str | os.PathLike, generator_config: Any, params: 
   return directory
 
 
-def load_generator(directory: str | os.PathLike
+def load_generator(directory: str | os.PathLike, conv_impl: str = "auto"
                    ) -> tuple[generator_lib.Generator, Any, dict]:
-  """Returns ``(generator module, params, metadata)`` from an export directory."""
+  """Returns ``(generator module, params, metadata)`` from an export directory.
+
+  ``conv_impl`` picks the residual blocks' convolution for inference (``Generator.conv_impl``;
+  "auto": Winograd on CPU, native elsewhere); the parameters do not depend on it.
+  """
   directory = Path(directory)
   params_path, meta_path = directory / PARAMS_FILE, directory / META_FILE
   if not params_path.is_file() or not meta_path.is_file():
@@ -70,7 +74,8 @@ def load_generator(directory: str | os.PathLike
   if meta.get("format_version") != FORMAT_VERSION:
     raise ExportError(f"{directory}: export format {meta.get('format_version')} is not "
                       f"supported (expected {FORMAT_VERSION})")
-  generator = generator_lib.make_generator(ml_collections.ConfigDict(meta["generator"]))
+  generator = generator_lib.make_generator(
+      ml_collections.ConfigDict({**meta["generator"], "conv_impl": conv_impl}))
   try:
     params = serialization.msgpack_restore(params_path.read_bytes())
   except Exception as exc:  # noqa: BLE001 - any decoding failure means a damaged file

@@ -38,10 +38,13 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxenhance.models import winograd
+
 Array = jax.Array
 ModuleDef = Callable[..., nn.Module]
 
 KINDS = ("residual", "fast")
+CONV_IMPLS = ("xla", "winograd", "auto")
 # Depthwise 3x3 implementations (same parameters, same result to float rounding). XLA:CPU's
 # grouped convolutions (feature_group_count=C) are ~10x slower than PyTorch's (3x3, 512 channels,
 # 90x160: 0.47 s vs 0.046 s); nine shifted multiply-adds fuse into one elementwise loop (0.012 s).
@@ -204,16 +207,28 @@ class UpsampleConv3x3(nn.Module):
     return y.reshape(n, 2 * h, 2 * w, f) + bias
 
 
+def block_conv_fn(impl: str) -> Callable[..., Array] | None:
+  """The ``conv_general_dilated`` of the residual blocks for ``impl`` (None: XLA's)."""
+  if impl not in CONV_IMPLS:
+    raise ValueError(f"generator.conv_impl must be one of {CONV_IMPLS}; got {impl!r}")
+  if impl == "auto":  # Winograd pays on CPU; accelerators' native convolutions are faster
+    impl = "winograd" if jax.default_backend() == "cpu" else "xla"
+  return winograd.winograd_conv if impl == "winograd" else None
+
+
 class ResidualBlock(nn.Module):
   """conv3x3 -> ReLU -> conv3x3 (zero-init) + skip."""
 
   features: int
+  conv_impl: str = "xla"
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
-    y = nn.relu(nn.Conv(self.features, (3, 3), dtype=self.dtype)(x))
-    y = nn.Conv(self.features, (3, 3), kernel_init=nn.initializers.zeros, dtype=self.dtype)(y)
+    conv = block_conv_fn(self.conv_impl)
+    y = nn.relu(nn.Conv(self.features, (3, 3), dtype=self.dtype, conv_general_dilated=conv)(x))
+    y = nn.Conv(self.features, (3, 3), kernel_init=nn.initializers.zeros, dtype=self.dtype,
+                conv_general_dilated=conv)(y)
     return x + y
 
 
@@ -262,6 +277,9 @@ class Generator(nn.Module):
     expansion: inverted-residual expansion factor (fast kind only).
     pad_mode: "reflect" or "edge" padding to the stride multiple.
     depthwise_impl: depthwise 3x3 implementation of the fast kind, see ``DEPTHWISE_IMPLS``.
+    conv_impl: the residual blocks' 3x3 convs: "xla" (native, for training), "winograd"
+      (``models/winograd.py``, fewer multiplies at >= 256 channels) or "auto" (Winograd on CPU,
+      native elsewhere; what enhancing uses). The parameters are the same for all three.
     dtype: computation dtype (params stay float32).
   """
 
@@ -274,6 +292,7 @@ class Generator(nn.Module):
   expansion: int = 4
   pad_mode: str = "reflect"
   depthwise_impl: str = "shift_add"
+  conv_impl: str = "xla"
   dtype: Any = jnp.float32
 
   @property
@@ -303,7 +322,7 @@ class Generator(nn.Module):
         x = InvertedResidual(widths[-1], self.expansion, self.depthwise_impl, dtype=self.dtype,
                              name=f"block{b}")(x)
       else:
-        x = ResidualBlock(widths[-1], dtype=self.dtype, name=f"block{b}")(x)
+        x = ResidualBlock(widths[-1], self.conv_impl, dtype=self.dtype, name=f"block{b}")(x)
     for s in range(self.num_scales - 1, -1, -1):
       if fast:
         x = upsample_nearest(x)
@@ -337,6 +356,8 @@ def make_generator(config: Any) -> Generator:
   if depthwise_impl not in DEPTHWISE_IMPLS:
     raise ValueError(f"generator.depthwise_impl must be one of {DEPTHWISE_IMPLS}; "
                      f"got {depthwise_impl!r}")
+  conv_impl = get("conv_impl", "xla")
+  block_conv_fn(conv_impl)  # validates
   return Generator(
       kind=kind,
       width=int(get("width", 32 if kind == "fast" else 64)),
@@ -347,4 +368,5 @@ def make_generator(config: Any) -> Generator:
       expansion=int(get("expansion", 4)),
       pad_mode=get("pad_mode", "reflect"),
       depthwise_impl=depthwise_impl,
+      conv_impl=conv_impl,
   )
