@@ -7,9 +7,9 @@
 1. Generator throughput, frames/s at batch 1: the default generator (residual, width 64,
    2 scales, 8 blocks) and the fast one (width 32, inverted residuals) as a jitted Flax apply of
    ``models/generator.py``, with ``conv_impl="auto"`` as enhancing uses it (Winograd residual
-   blocks on CPU; a ``conv_impl=xla`` row shows the native convolution), vs a PyTorch CPU eager module written here to mirror it (same weights,
-   parameter counts checked equal, outputs checked close on real footage), timed in alternation
-   in the same process. Target (issue 7 item 5): JAX >= 1.3x PyTorch. The fast generator also
+   blocks on CPU; a ``conv_impl=xla`` row shows the native convolution), vs a PyTorch CPU
+   eager module written here to mirror it (same weights, parameter counts checked equal, outputs
+   checked close on real footage), timed in alternation in the same process. Target (issue 7 item 5): JAX >= 1.3x PyTorch. The fast generator also
    gets a row with ``depthwise_impl="grouped_conv"`` (XLA's grouped convolution, the library's
    implementation before the shift-and-add default) to show what that choice is worth on CPU.
    The torch mirror is plain eager PyTorch (``F.interpolate`` then ``conv2d``, grouped
@@ -208,7 +208,8 @@ def bench_generators(sizes: list[tuple[int, int]], repeats: int) -> list[dict]:
     for w, h in sizes:
       x = np.random.default_rng(0).random((1, h, w, 3), dtype=np.float32)
       seconds = time_interleaved(_callables(net, jitted, params, x), repeats=repeats)
-      row = {"generator": name, "size": f"{w}x{h}", "load": os.getloadavg()[0],
+      row = {"generator": name, "kind": generator.kind, "size": f"{w}x{h}",
+             "load": os.getloadavg()[0],
              **{f"{k}_fps": 1 / v for k, v in seconds.items()},
              **{f"{k}_ratio": seconds["torch"] / v for k, v in seconds.items() if k != "torch"}}
       rows.append(row)
@@ -314,7 +315,7 @@ def write_markdown(path: Path, rows: list[dict], load_start: tuple, seconds: flo
   for row in rows:
     lines.append(f"| {row['generator']} | {row['size']} | {row['jax_fps']:.3f} | "
                  f"{row['torch_fps']:.3f} | {row['jax_ratio']:.2f}x | {row['load']:.2f} |")
-    for label in ALTERNATIVES["fast" if row["generator"] == "fast" else "residual"]:
+    for label in ALTERNATIVES[row["kind"]]:
       lines.append(f"| {row['generator']}, {label.replace('__', '=')} | {row['size']} | "
                    f"{row[f'jax_{label}_fps']:.3f} | {row['torch_fps']:.3f} | "
                    f"{row[f'jax_{label}_ratio']:.2f}x | {row['load']:.2f} |")

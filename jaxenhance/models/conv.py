@@ -40,6 +40,18 @@ CONV_IMPLS = ("xla", "patches")
 _NHWC = ("NHWC", "HWIO", "NHWC")
 
 
+def is_plain_nhwc(lhs: jax.Array, rhs: jax.Array, dimension_numbers: Any, lhs_dilation: Any,
+                  rhs_dilation: Any, feature_group_count: int, extra: dict) -> bool:
+  """A 2-D NHWC/HWIO convolution with no dilation, no feature groups and no other options:
+  what the rewritten convolutions here and in ``winograd.py`` handle."""
+  return (lhs.ndim == 4 and rhs.ndim == 4 and feature_group_count == 1 and not extra
+          and dimension_numbers is not None
+          and lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
+          == lax.conv_dimension_numbers(lhs.shape, rhs.shape, _NHWC)
+          and all(d == 1 for d in (lhs_dilation or (1, 1)))
+          and all(d == 1 for d in (rhs_dilation or (1, 1))))
+
+
 def patches_conv(lhs: jax.Array, rhs: jax.Array, window_strides: Sequence[int],
                  padding: str | Sequence[tuple[int, int]], lhs_dilation: Any = None,
                  rhs_dilation: Any = None, dimension_numbers: Any = None,
@@ -50,13 +62,9 @@ def patches_conv(lhs: jax.Array, rhs: jax.Array, window_strides: Sequence[int],
   Stride 1, other layouts, dilations and feature groups go to ``lax.conv_general_dilated``
   unchanged.
   """
-  plain = (lhs.ndim == 4 and rhs.ndim == 4
-           and any(s > 1 for s in window_strides)
-           and feature_group_count == 1 and not kwargs and dimension_numbers is not None
-           and lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
-           == lax.conv_dimension_numbers(lhs.shape, rhs.shape, _NHWC)
-           and all(d == 1 for d in (lhs_dilation or (1, 1)))
-           and all(d == 1 for d in (rhs_dilation or (1, 1))))
+  plain = (any(s > 1 for s in window_strides)
+           and is_plain_nhwc(lhs, rhs, dimension_numbers, lhs_dilation, rhs_dilation,
+                             feature_group_count, kwargs))
   if not plain:
     return lax.conv_general_dilated(
         lhs, rhs, window_strides, padding, lhs_dilation=lhs_dilation, rhs_dilation=rhs_dilation,

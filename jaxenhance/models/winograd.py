@@ -27,8 +27,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from jaxenhance.models import conv as conv_lib
+
 MIN_CHANNELS = 256
-_NHWC = ("NHWC", "HWIO", "NHWC")
 
 # F(4x4, 3x3): y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A for a 6x6 input tile d and 3x3 filter g.
 _BT = np.array([[4, 0, -5, 0, 1, 0],
@@ -76,14 +77,10 @@ def winograd_conv(lhs: jax.Array, rhs: jax.Array, window_strides: Sequence[int],
                   feature_group_count: int = 1, precision: Any = None,
                   **kwargs: Any) -> jax.Array:
   """``lax.conv_general_dilated``; wide 3x3 stride-1 ``SAME`` NHWC convs run as Winograd."""
-  wide_3x3 = (lhs.ndim == 4 and rhs.ndim == 4 and tuple(rhs.shape[:2]) == (3, 3)
-              and tuple(window_strides) == (1, 1) and feature_group_count == 1 and not kwargs
-              and dimension_numbers is not None
-              and lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
-              == lax.conv_dimension_numbers(lhs.shape, rhs.shape, _NHWC)
-              and all(d == 1 for d in (lhs_dilation or (1, 1)))
-              and all(d == 1 for d in (rhs_dilation or (1, 1)))
+  wide_3x3 = (tuple(rhs.shape[:2]) == (3, 3) and tuple(window_strides) == (1, 1)
               and (padding == "SAME" or [tuple(p) for p in padding] == [(1, 1), (1, 1)])
+              and conv_lib.is_plain_nhwc(lhs, rhs, dimension_numbers, lhs_dilation,
+                                         rhs_dilation, feature_group_count, kwargs)
               and rhs.shape[2] >= MIN_CHANNELS)
   if not wide_3x3:
     return lax.conv_general_dilated(
