@@ -1,6 +1,6 @@
 r"""Full W-GAN-GP train step: jaxenhance (``steps.make_steps``, jitted, AOT) vs the PyTorch loop.
 
-  .venv/bin/python benchmarks/train_step.py                       # n_critic 5 and 1
+  .venv/bin/python benchmarks/train_step.py                       # n_critic 5, 2 and 1
   .venv/bin/python benchmarks/train_step.py --profile --repeats 3 # + where the time goes
 
 Setting (defaults): batch 8 of 96x96 crops of real photos (uint8 gt and its JPEG q10 version);
@@ -14,11 +14,13 @@ whole step checked to match, with torch fed JAX's ε):
 
 * critic, n_critic times: E[D(G(lq))] - E[D(gt)] + 10·E[(‖∇_x̂ D(x̂)‖₂ - 1)²], x̂ = ε·gt + (1-ε)·G(lq),
   one Adam step each; the generator is fixed meanwhile, so G(lq) and the VGG taps of gt and G(lq)
-  have the same values in every critic iteration. jaxenhance computes them once per batch (one VGG
-  pass over [gt; G(lq)]) and reuses them; the idiomatic torch loop recomputes them per iteration.
+  have the same values in every critic iteration. jaxenhance computes them once per batch and
+  reuses them; the idiomatic torch loop recomputes them per iteration.
   Both use the same batch for all n_critic updates (the torch loop could draw a new batch per
   critic update; it is given the same one so the work compared is the same).
-* generator: |G(lq) - gt|₁ - 1e-3·E[D(G(lq))] with the updated critic, one Adam step.
+* generator: |G(lq) - gt|₁ - 1e-3·E[D(G(lq))] with the updated critic, one Adam step. jaxenhance
+  pulls this loss's gradient back through the VJP of G(lq) and its taps saved at the start of the
+  step (``train.reuse_forward``; variant "recompute" runs both forwards again, as torch does).
 
 "torch (reuse)" is the torch loop with jaxenhance's reuse (G and the VGG taps once per batch), to
 separate what comes from doing less from what comes from XLA.
@@ -106,8 +108,10 @@ class Models:
 class JaxSetting:
   """One compiled adversarial step, used exactly as the trainer does (jit + donate + AOT).
 
-  ``variant``: "" is ``steps.make_steps``; "reuse-fwd" and "scan" are candidate changes that keep
-  the math (see :func:`make_reuse_forward_step` and ``train.critic_loop``).
+  ``variant``: "" is ``steps.make_steps`` with the config as given; "scan" puts the critic updates
+  in a while loop (``train.critic_loop``), "recompute" runs G(lq) and its VGG taps again in the
+  generator update (``train.reuse_forward = False``); both keep the math. "no-gp" is the lazy
+  gradient penalty's plain step (``make_steps(..., penalty=False)``): it changes the math.
   """
 
   def __init__(self, models: Models, config, batch, vgg_params, variant: str = "",
@@ -116,14 +120,14 @@ class JaxSetting:
     self.generator, self.critic = models.generator, models.critic
     self.g_opt, self.d_opt, self.init = models.g_opt, models.d_opt, models.init
     self.state = self.init(jax.random.PRNGKey(seed))
-    if "scan" in variant:  # the critic updates in a while loop (train.critic_loop)
+    if variant:
       config = config.copy_and_resolve_references()
+    if "scan" in variant:  # the critic updates in a while loop (train.critic_loop)
       config.train.critic_loop = "scan"
-    if "reuse-fwd" in variant:
-      self.step_fn = make_reuse_forward_step(self)
-    else:
-      _, self.step_fn = steps.make_steps(self.generator, self.critic, self.g_opt, self.d_opt,
-                                         config)
+    if "recompute" in variant:  # G(lq) and its taps run again in the generator update
+      config.train.reuse_forward = False
+    _, self.step_fn = steps.make_steps(self.generator, self.critic, self.g_opt, self.d_opt,
+                                       config, penalty="no-gp" not in variant)
     self.batch, self.vgg_params = batch, vgg_params
     self.compiled = jax.jit(self.step_fn, donate_argnums=(0,)).lower(
         self.state, batch, vgg_params).compile()
@@ -132,66 +136,6 @@ class JaxSetting:
   def run(self) -> None:
     self.state, metrics = self.compiled(self.state, self.batch, self.vgg_params)
     jax.block_until_ready((self.state, metrics))
-
-
-# --------------------------------------------------------------------------- candidate changes
-
-
-def make_reuse_forward_step(js: JaxSetting):
-  """``steps.adversarial_step`` with one change that keeps the math: ``G(lq)`` and the VGG taps of
-  ``G(lq)`` are computed once with their VJPs (``jax.vjp``), and the generator update reuses them
-  (the generator does not change during the critic updates) instead of running both forwards
-  again. Real and fake taps then come from two N-image VGG passes instead of one 2N pass."""
-  generator, critic, g_opt, d_opt, config = (js.generator, js.critic, js.g_opt, js.d_opt,
-                                             js.config)
-  loss_cfg, n_critic, layers = config.loss, int(config.train.n_critic), tuple(critic.layers)
-  use_perceptual = float(loss_cfg.perceptual) > 0
-
-  def step(state, batch, vgg_params):
-    lq, gt = steps.batch_to_float(batch)
-    rng = jax.random.fold_in(state["rng"], state["step"])
-    fake, g_vjp = jax.vjp(lambda p: generator.apply(p, lq), state["g_params"])
-    real_taps = critic_lib.critic_features(vgg_params, gt, layers)
-    fake_taps, taps_vjp = jax.vjp(lambda f: critic_lib.critic_features(vgg_params, f, layers),
-                                  fake)
-    fake_c, fake_taps_c = jax.lax.stop_gradient((fake, fake_taps))
-
-    def critic_update(carry, index):
-      d_params, d_opt_state = carry
-      key = jax.random.fold_in(rng, index)
-      (d_loss, metrics), grads = jax.value_and_grad(
-          lambda p: losses.wgan_gp_critic_loss(critic, p, vgg_params, gt, fake_c, key,
-                                               real_taps=real_taps, fake_taps=fake_taps_c,
-                                               gp_weight=float(loss_cfg.gp)), has_aux=True)(d_params)
-      updates, d_opt_state = d_opt.update(grads, d_opt_state, d_params)
-      metrics["d_loss"] = d_loss
-      return (optax.apply_updates(d_params, updates), d_opt_state), metrics
-
-    (d_params, d_opt_state), d_metrics = jax.lax.scan(
-        critic_update, (state["d_params"], state["d_opt"]), jnp.arange(n_critic))
-    d_metrics = jax.tree.map(lambda x: x[-1], d_metrics)
-
-    def outer(f, f_taps):  # the generator loss as a function of G(lq) and its taps
-      adv, _ = losses.wgan_generator_loss(critic.apply(d_params, f, f_taps))
-      return losses.generator_loss(
-          f, gt, loss_cfg, adversarial=adv, fake_taps=f_taps, real_taps=real_taps,
-          perceptual_layers=layers if use_perceptual else None, perceptual_distance="mse",
-          perceptual_normalize=loss_cfg.get("perceptual_normalize", "layer"))
-
-    (g_loss, g_metrics), (ct_fake, ct_taps) = jax.value_and_grad(
-        outer, argnums=(0, 1), has_aux=True)(fake, fake_taps)
-    grads, = g_vjp(ct_fake + taps_vjp(ct_taps)[0])
-    updates, g_opt_state = g_opt.update(grads, state["g_opt"], state["g_params"])
-    g_metrics["g_grad_norm"] = optax.global_norm(grads)
-    new = dict(state, d_params=d_params, d_opt=d_opt_state,
-               g_params=optax.apply_updates(state["g_params"], updates), g_opt=g_opt_state)
-    finite = steps._all_finite(g_loss, d_metrics["d_loss"])
-    out = steps._select(finite, new, state)
-    out["step"] = state["step"] + 1
-    out["nonfinite"] = state["nonfinite"] + (~finite).astype(jnp.int32)
-    return out, {**d_metrics, **g_metrics, "nonfinite": out["nonfinite"]}
-
-  return step
 
 
 # --------------------------------------------------------------------------- sub-parts
@@ -328,10 +272,18 @@ def check_against_torch(js: JaxSetting, args, host_batch) -> None:
          for i in range(int(js.config.train.n_critic))]
   _, metrics = js.compiled(state, js.batch, js.vgg_params)  # a fresh state: donated here
   out_t = tws.step(lq_t, gt_t, eps)
-  for name, jname in (("d_loss", "d_loss"), ("gp", "gp"), ("g_loss", "generator_loss")):
+  # After a critic update the losses agree only to ~1e-3: Adam with β1 = 0 moves every weight by
+  # about ±lr on its first update whatever the gradient's size, and a few of the critic's
+  # weights have gradients within rounding of zero (8 of 452k below 1e-7 at this batch), so
+  # their sign, and so the next update's loss, depends on summation order. Two equal JAX
+  # programs differ as much (reuse_forward on/off: 6e-4 at n_critic 5). The first critic
+  # update's loss (n_critic 1) agrees to ~5e-5.
+  loose = 1e-3 if int(js.config.train.n_critic) == 1 else 5e-3
+  for name, jname, tol in (("d_loss", "d_loss", loose), ("gp", "gp", loose),
+                           ("g_loss", "generator_loss", 1e-3)):
     a, b = float(metrics[jname]), float(out_t[name])
     print(f"  one step, last {name:6s}: jax {a:.6f}  torch {b:.6f}  |Δ| {abs(a - b):.1e}")
-    if abs(a - b) > 1e-3 * max(1.0, abs(b)):
+    if abs(a - b) > tol * max(1.0, abs(b)):
       raise AssertionError(f"one-step {name} differs between jax and torch")
 
 
@@ -374,7 +326,7 @@ def main() -> None:
   parser.add_argument("--proj", type=int, default=32)
   parser.add_argument("--perceptual", type=float, default=0.0)
   parser.add_argument("--conv-impl", default="patches", help="critic.conv_impl: patches or xla")
-  parser.add_argument("--n-critic", default="5,1", help="comma-separated settings")
+  parser.add_argument("--n-critic", default="5,2,1", help="comma-separated settings")
   parser.add_argument("--repeats", type=int, default=3)
   parser.add_argument("--no-torch", action="store_true")
   parser.add_argument("--no-reuse-torch", action="store_true",
@@ -382,8 +334,10 @@ def main() -> None:
   parser.add_argument("--no-check", action="store_true")
   parser.add_argument("--profile", action="store_true", help="time the step's sub-parts")
   parser.add_argument("--variants", default="",
-                      help="same-math alternatives to time too: reuse-fwd, scan (the critic "
-                           "updates in a while loop), reuse-fwd+scan (comma-separated)")
+                      help="alternatives to time too (comma-separated): recompute (no reuse "
+                           "of the generator's forward), scan (the critic updates in a while "
+                           "loop), recompute+scan; no-gp (the lazy penalty's plain step: "
+                           "changes the math)")
   args = parser.parse_args()
 
   import torch
@@ -431,7 +385,8 @@ def main() -> None:
       print(f"  variant {variant}: compiled in {time.perf_counter() - start:.1f}s, "
             f"cost_analysis {jv.raw_flops / 1e9:.1f} GFLOP")
       if not args.no_check:
-        check_variant(js, jv)
+        if "no-gp" not in variant:  # the others must give the same step
+          check_variant(js, jv)
       fns[name] = jv.run
     if not args.no_torch:
       for reuse in (False,) if args.no_reuse_torch or n == 1 else (False, True):
@@ -459,6 +414,12 @@ def main() -> None:
              for name in seconds if name.endswith(f" n={n}") and name != f"jax n={n}"]
     print(f"n_critic={n}: time of each relative to jax (>1 = jax faster): " + ", ".join(parts))
   print("targets: jax >= 1.3x torch; >= 60 % of the conv peak")
+  for n in settings:  # lazy penalty (loss.gp_every = k): one penalty step in k, the rest plain
+    if f"jax no-gp n={n}" in seconds and f"torch n={n}" in seconds:
+      for k in (4, 16):
+        lazy = (seconds[f"jax n={n}"] + (k - 1) * seconds[f"jax no-gp n={n}"]) / k
+        print(f"n_critic={n}, loss.gp_every={k} (changes the math): {lazy:.3f} s/step on "
+              f"average, {seconds[f'torch n={n}'] / lazy:.2f}x the torch W-GAN-GP step")
 
   if args.profile:
     js = setups[settings[0]]

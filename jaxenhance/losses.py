@@ -97,10 +97,11 @@ def wgan_gp_critic_loss(critic: critic_lib.Critic, critic_params: Any, vgg_param
     real_taps, fake_taps: precomputed ``critic_features`` of real / fake with the critic's
       ``channel_map`` (reuse the real ones across the n_critic steps of a batch).
     masks: optional per-channel tap masks.
-    gp_weight: λ_gp (10 in the W-GAN-GP paper).
+    gp_weight: λ_gp (10 in the W-GAN-GP paper); 0 leaves the penalty out (and its cost).
 
   Returns:
-    (loss, metrics with critic_loss, wasserstein, gp, grad_norm, d_real, d_fake).
+    (loss, metrics with critic_loss, wasserstein, d_real, d_fake, and gp, grad_norm unless
+    gp_weight is 0).
   """
   fake = jax.lax.stop_gradient(fake)
   n = real.shape[0]
@@ -118,6 +119,8 @@ def wgan_gp_critic_loss(critic: critic_lib.Critic, critic_params: Any, vgg_param
     both = {k: jnp.concatenate([real_taps[k], fake_taps[k]]) for k in layers}
   # One head pass over real ++ fake: the critic scores each sample independently.
   scores = critic.apply(critic_params, images, both, masks)
+  if not gp_weight:  # no penalty: nothing of it is computed (lazy penalty's plain steps)
+    return wgan_critic_loss(scores[:n], scores[n:])
   score_fn = lambda x: critic_lib.critic_scores(critic, critic_params, vgg_params, x, masks)
   gp, norms = gradient_penalty(score_fn, real, fake, rng)
   loss, metrics = wgan_critic_loss(scores[:n], scores[n:], gp, gp_weight)

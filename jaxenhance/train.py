@@ -201,6 +201,14 @@ def init_generator_from(state: dict, export_dir: str | Path, state_sharding: Any
   return dict(state, g_params=g_params)
 
 
+def step_kind(step: int, warmup: int, gp_every: int = 1) -> str:
+  """Which compiled step runs at ``step``: "pretrain" during warm-up, then "adversarial"; with a
+  lazy gradient penalty (``gp_every`` > 1) "adversarial_no_gp" between the penalty steps."""
+  if step <= warmup:
+    return "pretrain"
+  return "adversarial" if step % gp_every == 0 else "adversarial_no_gp"
+
+
 def compiled_cost(compiled) -> dict:
   """FLOPs and memory of a compiled step (for MFU and the fits-before-you-rent check)."""
   out = {}
@@ -275,23 +283,27 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
 
     # ---------------------------------------------------------------- compiled steps
     pretrain_fn, adversarial_fn = steps.make_steps(generator, critic, g_opt, d_opt, config)
+    step_fns = {"pretrain": pretrain_fn, "adversarial": adversarial_fn}
+    # Lazy gradient penalty (W-GAN critics only): the steps in between run a penalty-free step.
+    gp_every = (steps.penalty_interval(config) if isinstance(critic, critic_lib.Critic) else 1)
+    if gp_every > 1:
+      step_fns["adversarial_no_gp"] = steps.make_steps(generator, critic, g_opt, d_opt, config,
+                                                       penalty=False)[1]
     batch_sharding = sharding.batch_sharding(mesh)
     jit_kwargs = dict(in_shardings=(state_sharding, batch_sharding, vgg_sharding),
                       out_shardings=(state_sharding, sharding.replicated(mesh)),
                       donate_argnums=(0,))
-    pretrain_step = jax.jit(pretrain_fn, **jit_kwargs)
-    adversarial_step = jax.jit(adversarial_fn, **jit_kwargs)
     batch_spec = pipeline.batch_spec(config)
     abstract_batch = {k: jax.ShapeDtypeStruct(shape, dtype, sharding=batch_sharding)
                       for k, (shape, dtype) in batch_spec.items()}
     # Compiled ahead of time, once: the executables are what the loop calls, and their cost
     # analysis gives the FLOPs per step (for FLOP/s and MFU) and the memory (for --dry_run).
     costs, compiled = {}, {}
-    for name, fn in (("pretrain", pretrain_step), ("adversarial", adversarial_step)):
-      compiled[name] = fn.lower(abstract, abstract_batch, vgg_params).compile()
+    for name, fn in step_fns.items():
+      compiled[name] = jax.jit(fn, **jit_kwargs).lower(abstract, abstract_batch,
+                                                       vgg_params).compile()
       costs[name] = compiled_cost(compiled[name])
       logging.info("%s step: %s", name, costs[name])
-    pretrain_step, adversarial_step = compiled["pretrain"], compiled["adversarial"]
     if dry_run:
       print(json.dumps({"devices": mesh.size, "platform": jax.devices()[0].platform,
                         "per_device": costs}, indent=1))
@@ -340,9 +352,8 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
         if batch_log:
           log_batch(batch_log, step, host_batch)
         batch = pipeline.make_global_batch(host_batch, mesh)
-        adversarial = step > warmup
-        step_fn = adversarial_step if adversarial else pretrain_step
-        state, metrics = step_fn(state, batch, vgg_params)
+        kind = step_kind(step, warmup, gp_every)
+        state, metrics = compiled[kind](state, batch, vgg_params)
         report_progress(step, time.time())
         window_steps += 1
 
@@ -357,7 +368,7 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
                 f"checkpoint in {workdir / 'checkpoints'} is intact. Lower the learning rate, "
                 "check the data, or set --config.train.nonfinite=skip to carry on.")
           elapsed = time.perf_counter() - window_start
-          flops = costs["adversarial" if adversarial else "pretrain"]["flops"]
+          flops = costs[kind]["flops"]
           scalars = {k: float(v) for k, v in metrics.items() if np.ndim(v) == 0}
           scalars["steps_per_sec"] = window_steps / max(elapsed, 1e-9)
           scalars["gflops_per_sec"] = flops * scalars["steps_per_sec"] / 1e9

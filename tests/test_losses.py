@@ -92,6 +92,11 @@ def test_wgan_gp_critic_loss_terms_and_precomputed_taps(vgg_critic, vgg_params):
   np.testing.assert_allclose(loss, -w + 10.0 * float(m["gp"]), rtol=1e-5, atol=1e-6)
   np.testing.assert_allclose(reused, loss, rtol=1e-5, atol=1e-6)
   assert set(m) >= {"critic_loss", "wasserstein", "gp", "grad_norm", "d_real", "d_fake"}
+  # Weight 0 (the lazy penalty's plain steps) leaves the penalty out.
+  plain, m0 = jax.jit(lambda p: losses.wgan_gp_critic_loss(c, p, vgg_params, real, fake, rng,
+                                                           gp_weight=0.0))(params)
+  np.testing.assert_allclose(plain, -w, rtol=1e-5, atol=1e-6)
+  assert "gp" not in m0 and "grad_norm" not in m0
   # The critic's gradient (through the double backward of VGG for the GP) exists and is finite.
   leaves = jax.tree_util.tree_leaves(grads)
   assert all(np.all(np.isfinite(g)) for g in leaves)

@@ -170,3 +170,77 @@ def test_critic_loop_scan_and_unroll_give_the_same_step(vgg_params):
   config.train.critic_loop = "while"
   with pytest.raises(ValueError, match="critic_loop"):
     build(config)
+
+
+@pytest.mark.parametrize("kind,layers,perceptual", [("wgan", "relu1_2", 0.1),
+                                                    ("subpatch", "none", 0.1)])
+def test_reused_generator_forward_gives_the_same_steps(kind, layers, perceptual, vgg_params):
+  """train.reuse_forward (G(lq) and its taps computed once, with their VJP) changes no number."""
+  batch = real_batch()
+  out = {}
+  for reuse in (True, False):
+    config = tiny_config(layers=layers, kind=kind, perceptual=perceptual, n_critic=1)
+    config.loss.perceptual_layers = "relu1_2"
+    config.train.reuse_forward = reuse
+    state, _, adv = build(config)
+    history = []
+    for _ in range(2):  # the second step starts from a generator that is no longer the identity
+      state, metrics = adv(state, batch, vgg_params)
+      history.append(metrics)
+    out[reuse] = state, history
+  (a, ha), (b, hb) = out[True], out[False]
+  for ma, mb in zip(ha, hb):
+    for key in ("generator_loss", "g_grad_norm", "d_loss", "perceptual"):
+      np.testing.assert_allclose(float(ma[key]), float(mb[key]), rtol=1e-5, err_msg=key)
+  for x, y in zip(jax.tree.leaves((a["g_params"], a["d_params"])),
+                  jax.tree.leaves((b["g_params"], b["d_params"]))):
+    np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-6)
+
+
+def test_lazy_gradient_penalty_steps(vgg_params):
+  """loss.gp_every = k: the penalty step weights it k·λ_gp, the plain step leaves it out."""
+  batch = real_batch()
+  config = tiny_config(layers="relu1_2", n_critic=1)
+  config.loss.gp_every = 3
+  generator = train.build_models(config, "/nonexistent")[0]
+  critic = critic_lib.make_critic(config.critic)
+  g_opt = steps.make_optimizer(1e-3, 0.0, 0.9)
+  d_opt = steps.make_optimizer(1e-3, 0.0, 0.9)
+  state = train.init_state(generator, critic, g_opt, d_opt, config, jax.random.PRNGKey(0))
+  with_gp = steps.make_steps(generator, critic, g_opt, d_opt, config)[1]
+  without = steps.make_steps(generator, critic, g_opt, d_opt, config, penalty=False)[1]
+  _, m = jax.jit(with_gp)(state, batch, vgg_params)
+  np.testing.assert_allclose(float(m["d_loss"]),
+                             -float(m["wasserstein"]) + 3 * 10.0 * float(m["gp"]), rtol=1e-5)
+  _, m0 = jax.jit(without)(state, batch, vgg_params)
+  assert "gp" not in m0
+  np.testing.assert_allclose(float(m0["d_loss"]), -float(m0["wasserstein"]), rtol=1e-6)
+  np.testing.assert_allclose(float(m0["wasserstein"]), float(m["wasserstein"]), rtol=1e-6)
+  # The trainer's schedule: warm-up, then the penalty on every third step.
+  kinds = [train.step_kind(s, warmup=2, gp_every=3) for s in range(1, 9)]
+  assert kinds == ["pretrain", "pretrain", "adversarial", "adversarial_no_gp",
+                   "adversarial_no_gp", "adversarial", "adversarial_no_gp", "adversarial_no_gp"]
+  for bad in (0, -2):
+    config.loss.gp_every = bad
+    with pytest.raises(ValueError, match="gp_every"):
+      steps.make_steps(generator, critic, g_opt, d_opt, config)
+
+
+@pytest.mark.parametrize("name", ["galteri_jpeg", "paper", "default", "quickstart"])
+def test_shipped_configs_build_their_steps(name, vgg_params, tmp_path):
+  """Every shipped config's steps trace (shapes only): config values reach the steps intact."""
+  config = load_config(name)
+  config.generator.update(width=8, num_blocks=1)
+  config.data.crop_size = 32
+  config.selection.report = str(synthetic_report(tmp_path / "report.json"))
+  generator, critic = train.build_models(config, tmp_path)
+  g_opt, d_opt = steps.make_optimizers(config)
+  state = jax.eval_shape(lambda: train.init_state(generator, critic, g_opt, d_opt, config,
+                                                  jax.random.PRNGKey(0)))
+  batch = real_batch(size=32)
+  if config.generator.get("temporal_window", 1) > 1:
+    batch["lq"] = jnp.repeat(batch["lq"], config.generator.temporal_window, axis=1)
+  pre, adv = steps.make_steps(generator, critic, g_opt, d_opt, config)
+  for fn in (pre, adv):
+    _, metrics = jax.eval_shape(fn, state, batch, vgg_params)
+    assert metrics["generator_loss"].shape == ()

@@ -210,6 +210,10 @@ def test_dry_run_reports_memory_and_flops(tmp_path, capsys):
   assert costs["adversarial"]["peak_bytes_estimate"] > 0
   assert '"per_device"' in capsys.readouterr().out
   assert not (tmp_path / "checkpoints").exists()
+  # A lazy gradient penalty compiles the penalty-free step too, and it does less.
+  config.loss.gp_every = 4
+  lazy = train.train_and_evaluate(config, tmp_path, dry_run=True)["dry_run"]
+  assert 0 < lazy["adversarial_no_gp"]["flops"] < lazy["adversarial"]["flops"]
 
 
 def test_init_generator_starts_from_an_export(records, tmp_path):
