@@ -274,7 +274,7 @@ def check_against_torch(js: JaxSetting, args, host_batch) -> None:
   out_t = tws.step(lq_t, gt_t, eps)
   # After a critic update the losses agree only to ~1e-3: Adam with β1 = 0 moves every weight by
   # about ±lr on its first update whatever the gradient's size, and a few of the critic's
-  # weights have gradients within rounding of zero (8 of 452k below 1e-7 at this batch), so
+  # weights have gradients within rounding of zero (9 of 452k below 1e-7 at this batch), so
   # their sign, and so the next update's loss, depends on summation order. Two equal JAX
   # programs differ as much (reuse_forward on/off: 6e-4 at n_critic 5). The first critic
   # update's loss (n_critic 1) agrees to ~5e-5.
