@@ -36,11 +36,24 @@ def test_train_writes_checkpoints_export_and_logs(records, tmp_path):
   assert np.isfinite(summary["metrics"]["generator_loss"])
   assert "wasserstein" in summary["metrics"] and "gp" in summary["metrics"]
   assert summary["costs"]["adversarial"]["flops"] > 0
+  assert summary["metrics"]["gflops_per_sec"] > 0
   steps = sorted(int(p.name) for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit())
   assert steps == [3, 6]
   generator, params, meta = export.load_generator(tmp_path / "export")
   assert meta["step"] == 6 and meta["critic_layers"] == ["relu1_2"]
   assert list((tmp_path / "logs").glob("events.out.tfevents.*"))
+
+
+def test_lazy_gradient_penalty_trains(records, tmp_path):
+  """loss.gp_every = 2: the penalty steps (4, 6) log a penalty, the plain step 3 and 5 do not."""
+  config = tiny_config(records)
+  config.train.log_every = 1
+  config.loss.gp_every = 2
+  summary = train.train_and_evaluate(config, tmp_path)
+  assert summary["last_step"] == 6 and np.isfinite(summary["metrics"]["generator_loss"])
+  assert summary["costs"]["adversarial_no_gp"]["flops"] < summary["costs"]["adversarial"]["flops"]
+  gp_steps = sorted(logged_scalars(tmp_path / "logs").get("gp", {}))
+  assert gp_steps == [4, 6]
 
 
 def logged_scalars(logdir: Path) -> dict[str, dict[int, float]]:
