@@ -216,21 +216,20 @@ def make_steps(generator: Any, critic: Any, g_opt: optax.GradientTransformation,
       (raw, fake, fake_taps), pullback = jax.vjp(
           lambda p: generator_forward(p, vgg_params, lq, adversarial=True), state["g_params"])
       real_taps = taps_of(vgg_params, gt) if vgg_layers else {}
-      critic_fake_taps = fake_taps
     else:
       fake = jax.lax.stop_gradient(generator.apply(state["g_params"], lq))
       if vgg_layers:  # one VGG pass over real and fake together
-        real_taps, critic_fake_taps = critic_lib.split_taps(
+        real_taps, fake_taps = critic_lib.split_taps(
             taps_of(vgg_params, jnp.concatenate([gt, fake])), n)
       else:
-        real_taps, critic_fake_taps = {}, {}
+        real_taps, fake_taps = {}, {}
     condition = centre_frame(lq)
 
     def critic_loss(d_params, key):
       if wgan:
         return losses.wgan_gp_critic_loss(
             critic, d_params, vgg_params, gt, fake, key, real_taps=real_taps,
-            fake_taps=critic_fake_taps, gp_weight=gp_weight)
+            fake_taps=fake_taps, gp_weight=gp_weight)
       logits = critic.apply(d_params, jnp.concatenate([gt, fake]),
                             jnp.concatenate([condition, condition]))
       return losses.bce_discriminator_loss(logits[:n], logits[n:])
