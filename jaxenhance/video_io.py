@@ -10,10 +10,13 @@ Every failure to read a file becomes a ``VideoError`` (a ``ValueError``) that sa
 and what to do: missing, empty, not a media file, a truncated MP4 whose index is missing, no
 video stream (audio only), an unsupported codec, or data that stops decoding part way.
 
-Pixel formats: any format FFmpeg decodes (10/12-bit, gray, 4:2:2, 4:4:4, ...) is converted to
-8-bit RGB by ``frame.to_ndarray(format="rgb24")`` (FFmpeg's swscale, using the colour matrix the
-stream is tagged with). ``StreamInfo.pix_fmt`` and ``bit_depth`` tell the caller what the source
-was, nothing is refused.
+Pixel formats: every frame becomes 8-bit RGB through ``codecs.frame_to_rgb``. 8-bit 4:2:0
+(``yuv420p``/``yuvj420p``) is converted exactly by the numpy matrix that decodes the training
+pairs (BT.601 or BT.709 and the range as the stream is tagged; untagged: BT.601 below 720 rows,
+BT.709 from 720), so sources, evaluation and enhance see the same colours as training. Any other
+format FFmpeg decodes (10/12-bit, gray, 4:2:2, 4:4:4, ...) goes through FFmpeg's swscale
+(``to_ndarray("rgb24")``, using the matrix the stream is tagged with). ``StreamInfo.pix_fmt`` and
+``bit_depth`` tell the caller what the source was, nothing is refused.
 
 Variable frame rate: frames are always returned in presentation order, one per decoded frame
 (no frame is duplicated or dropped to force a constant rate). ``probe(scan=True)`` reads the
@@ -35,6 +38,8 @@ from pathlib import Path
 
 import av
 import numpy as np
+
+from jaxenhance import codecs
 
 logger = logging.getLogger(__name__)
 
@@ -292,7 +297,7 @@ def iter_frames(path: str | os.PathLike, start: int = 0, max_frames: int | None 
         if max_frames is not None and yielded >= max_frames:
           return
         if index >= start:
-          rgb = frame.to_ndarray(format="rgb24")
+          rgb = codecs.frame_to_rgb(frame)
           if apply_rotation and frame.rotation:
             rgb = rotate(rgb, frame.rotation)
           yielded += 1

@@ -5,6 +5,8 @@ import itertools
 import av
 import numpy as np
 import pytest
+import skimage.color
+from PIL import Image
 
 from jaxenhance import codecs
 from jaxenhance.data import sources
@@ -68,6 +70,83 @@ def test_colour_round_trip_on_real_frames(clip):
 def test_rgb_to_yuv420_refuses_odd_sizes():
   with pytest.raises(codecs.CodecError, match="even"):
     codecs.rgb_to_yuv420(np.zeros((1, 5, 6, 3), np.uint8))
+
+
+# Greys, skin tones, the saturated primaries the generator is checked on, and the RGB corners.
+PALETTE = np.array([
+    [0, 0, 0], [16, 16, 16], [128, 128, 128], [235, 235, 235], [255, 255, 255],
+    [224, 172, 140], [198, 134, 100], [141, 85, 36],
+    [60, 160, 60], [200, 60, 60], [40, 200, 220], [60, 60, 200],
+    [255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0],
+], np.uint8)
+MATRIX_RANGES = list(itertools.product(("bt601", "bt709"), (False, True)))
+
+
+def _flat(colours: np.ndarray) -> np.ndarray:
+  """One flat 2x2 frame per colour, so 4:2:0 chroma is exact: [N, 2, 2, 3]."""
+  return np.ascontiguousarray(np.broadcast_to(colours[:, None, None, :], (len(colours), 2, 2, 3)))
+
+
+def _pixel_ycc(yuv: codecs.YUV420) -> np.ndarray:
+  return np.stack([yuv.y[:, 0, 0], yuv.u[:, 0, 0], yuv.v[:, 0, 0]], axis=1).astype(np.float64)
+
+
+@pytest.mark.parametrize("matrix,full_range", MATRIX_RANGES)
+def test_palette_round_trips_within_one_level(matrix, full_range):
+  frames = _flat(PALETTE)
+  yuv = codecs.rgb_to_yuv420(frames, matrix=matrix, full_range=full_range)
+  back = codecs.yuv420_to_rgb(*yuv, matrix=matrix, full_range=full_range)
+  assert np.abs(back.astype(int) - frames).max() <= 1
+  if full_range:  # full range spends the whole 0-255 scale on luma
+    assert (yuv.y[0, 0, 0], yuv.y[4, 0, 0]) == (0, 255)
+  else:
+    assert (yuv.y[0, 0, 0], yuv.y[4, 0, 0]) == (16, 235)
+
+
+@pytest.mark.parametrize("matrix,full_range", MATRIX_RANGES)
+def test_matrices_agree_with_ffmpeg_swscale_on_flat_colours(matrix, full_range):
+  # swscale's RGB -> YUV (which, unlike its YUV -> RGB default, is accurate) is an independent
+  # implementation of the same four matrices.
+  n = len(PALETTE)
+  strip = np.ascontiguousarray(_flat(PALETTE).transpose(1, 0, 2, 3).reshape(2, 2 * n, 3))
+  ref = av.VideoFrame.from_ndarray(strip, format="rgb24").reformat(
+      format="yuv420p", dst_colorspace="ITU709" if matrix == "bt709" else "ITU601",
+      dst_color_range="JPEG" if full_range else "MPEG", interpolation="AREA").to_ndarray()
+  chroma = ref[2:].reshape(-1)
+  want = np.stack([ref[0, 0::2], chroma[:n], chroma[n:]], axis=1)
+  got = _pixel_ycc(codecs.rgb_to_yuv420(_flat(PALETTE), matrix=matrix, full_range=full_range))
+  assert np.abs(got - want).max() <= 1
+
+
+def test_bt601_limited_matches_scikit_image():
+  # skimage.color.rgb2ycbcr / ycbcr2rgb: the published BT.601 limited-range formula, evaluated
+  # in float64 independently of our code, on the palette and 256 random colours.
+  colours = np.concatenate([PALETTE, np.random.default_rng(0).integers(0, 256, (256, 3))])
+  colours = colours.astype(np.uint8)
+  yuv = codecs.rgb_to_yuv420(_flat(colours), matrix="bt601")
+  got = _pixel_ycc(yuv)
+  want = skimage.color.rgb2ycbcr(colours[None] / 255.0)[0]
+  assert np.abs(got - want).max() <= 0.51  # our planes are the rounded reference
+  back = codecs.yuv420_to_rgb(*yuv, matrix="bt601")[:, 0, 0].astype(np.float64)
+  want_back = np.clip(skimage.color.ycbcr2rgb(got[None])[0] * 255.0, 0, 255)
+  assert np.abs(back - want_back).max() <= 0.51
+  # ... and BT.601 full range is the JFIF convention Pillow's libjpeg colour code implements.
+  full = _pixel_ycc(codecs.rgb_to_yuv420(_flat(colours), matrix="bt601", full_range=True))
+  pillow = np.asarray(Image.fromarray(colours[None]).convert("YCbCr"))[0]
+  assert np.abs(full - pillow).max() <= 1
+
+
+def test_odd_sizes_decode_with_rounded_up_chroma(clip):
+  # Decoders store odd-sized 4:2:0 with ceil(H/2) x ceil(W/2) chroma; the result is the even
+  # frame's conversion cropped.
+  yuv = codecs.rgb_to_yuv420(clip[:2])
+  even = codecs.yuv420_to_rgb(*yuv)
+  odd = codecs.yuv420_to_rgb(yuv.y[:, :71, :87], yuv.u, yuv.v)
+  np.testing.assert_array_equal(odd, even[:, :71, :87])
+  with pytest.raises(codecs.CodecError, match="chroma planes"):
+    codecs.yuv420_to_rgb(yuv.y, yuv.u[:, :-1], yuv.v)
+  with pytest.raises(codecs.CodecError, match="colour matrix"):
+    codecs.rgb_to_yuv420(clip[:1], matrix="bt2020")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import logging
 import av
 import numpy as np
 import pytest
+import skimage.data
 from PIL import Image
 
 from jaxenhance import assets, codecs, video_io
@@ -322,3 +323,104 @@ def test_iter_frames_streams_with_start_and_limit(tmp_path, frames):
   rest = list(stream)
   assert len(rest) == 3
   np.testing.assert_array_equal(rest[-1], frames[6])
+
+
+# ---------------------------------------------------------------------------------------------
+# Colour: 8-bit 4:2:0 decodes with the training pairs' exact matrix.
+# ---------------------------------------------------------------------------------------------
+
+SATURATED = np.array([[60, 160, 60], [200, 60, 60], [40, 200, 220], [60, 60, 200],
+                      [128, 128, 128], [224, 172, 140]], np.uint8)
+
+
+def write_lossless_420(path, frames, colorspace=None, full_range=False, codec="libx264",
+                       matrix="bt709"):
+  """Lossless (x264 QP 0 or VP9 lossless) 4:2:0 from RGB by ``codecs.rgb_to_yuv420`` with
+  ``matrix`` and range (checked against independent references in test_codecs.py), tagged with
+  ``colorspace`` (AVColorSpace: 1 BT.709, 5 BT.470BG, 6 SMPTE 170M) and the range, or left
+  untagged."""
+  height, width = frames.shape[1:3]
+  with av.open(str(path), "w") as container:
+    stream = container.add_stream(codec, rate=25)
+    stream.height, stream.width, stream.pix_fmt = height, width, "yuv420p"
+    stream.options = ({"qp": "0", "preset": "ultrafast"} if codec == "libx264" else
+                      {"lossless": "1", "deadline": "realtime"})  # libvpx-vp9
+    if colorspace is not None:
+      stream.codec_context.colorspace = colorspace
+      stream.codec_context.color_range = 2 if full_range else 1
+    for rgb in frames:
+      planes = codecs.rgb_to_yuv420(rgb, matrix=matrix, full_range=full_range)
+      i420 = np.concatenate([p.reshape(-1) for p in planes]).reshape(-1, width)
+      container.mux(stream.encode(av.VideoFrame.from_ndarray(i420, format="yuv420p")))
+    container.mux(stream.encode())
+  return path
+
+
+def flat_frames(colours, height=32, width=32):
+  return np.ascontiguousarray(
+      np.broadcast_to(colours[:, None, None, :], (len(colours), height, width, 3)))
+
+
+def test_bt709_420_decodes_exactly_as_training_pairs(tmp_path):
+  flat = flat_frames(SATURATED)
+  path = write_lossless_420(tmp_path / "flat.mp4", flat, colorspace=1)
+  got = np.stack(list(video_io.iter_frames(path)))
+  assert np.abs(got.astype(int) - flat).max() <= 1
+
+  photo = skimage.data.astronaut()  # a real photo, 512x512 (even)
+  path = write_lossless_420(tmp_path / "photo.mp4", photo[None], colorspace=1)
+  got = next(video_io.iter_frames(path))
+  # Lossless in YUV, so reading the file must give exactly the training pairs' decode.
+  np.testing.assert_array_equal(got, codecs.yuv420_to_rgb(*codecs.rgb_to_yuv420(photo)))
+  shift = (got.astype(np.float64) - photo).mean(axis=(0, 1))
+  assert np.abs(shift).max() < 0.25, shift  # measured (-0.02, +0.00, +0.03)
+  # The swscale path iter_frames used before returns the same file about a level darker
+  # (measured -0.91, -1.34, -0.87 with PyAV 18.1): what training never saw.
+  with av.open(str(path)) as container:
+    swscale = next(container.decode(video=0)).to_ndarray(format="rgb24")
+  swscale_shift = (swscale.astype(np.float64) - photo).mean(axis=(0, 1))
+  assert swscale_shift.min() < -0.5, swscale_shift
+
+
+@pytest.mark.parametrize("rows,colorspace,full_range,codec,decoded,want", [
+    (64, 6, False, "libx264", "yuv420p", ("bt601", False)),  # tagged SMPTE 170M (BT.601)
+    (64, 5, False, "libx264", "yuv420p", ("bt601", False)),  # tagged BT.470BG (BT.601)
+    (64, None, False, "libx264", "yuv420p", ("bt601", False)),  # untagged SD: BT.601
+    (720, None, False, "libx264", "yuv420p", ("bt709", False)),  # untagged HD: BT.709
+    # Full range: FFmpeg's H.264 decoder returns it as yuvj420p, VP9's as yuv420p tagged JPEG.
+    (64, 5, True, "libx264", "yuvj420p", ("bt601", True)),
+    (64, 1, True, "libvpx-vp9", "yuv420p", ("bt709", True)),
+])
+def test_420_matrix_and_range_follow_the_stream_tags(tmp_path, rows, colorspace, full_range,
+                                                     codec, decoded, want):
+  flat = flat_frames(SATURATED[:4], height=rows, width=16)
+  path = write_lossless_420(tmp_path / "tagged.mkv", flat, colorspace, full_range, codec,
+                            matrix=want[0])
+  with av.open(str(path)) as container:
+    frame = next(container.decode(video=0))
+    assert frame.format.name == decoded
+    assert codecs.frame_colour(frame) == want
+  got = np.stack(list(video_io.iter_frames(path)))
+  assert np.abs(got.astype(int) - flat).max() <= 1
+
+
+def test_odd_sized_420_is_decoded_exactly(tmp_path):
+  # VP9, AV1 and FFV1 store odd sizes in 4:2:0 with rounded-up chroma planes (here 24x32 for
+  # 47x63), in rows padded to the plane's line size.
+  photo = sources.area_resize(skimage.data.astronaut(), (64, 64))[:, :48]
+  y, u, v = codecs.rgb_to_yuv420(photo, matrix="bt601")
+  frame = av.VideoFrame(47, 63, "yuv420p")
+  for plane, data in zip(frame.planes, (y[:63, :47], u, v)):
+    rows = np.zeros((plane.height, plane.line_size), np.uint8)
+    rows[:, :plane.width] = data
+    plane.update(rows)
+  path = tmp_path / "odd.mkv"
+  with av.open(str(path), "w") as container:  # FFV1: lossless, untagged
+    stream = container.add_stream("ffv1", rate=25)
+    stream.width, stream.height, stream.pix_fmt = 47, 63, "yuv420p"
+    container.mux(stream.encode(frame))
+    container.mux(stream.encode())
+  got = next(video_io.iter_frames(path))
+  want = codecs.yuv420_to_rgb(y, u, v, matrix="bt601")[:63, :47]  # untagged SD: BT.601
+  np.testing.assert_array_equal(got, want)
+  assert codecs.psnr(photo[:63, :47], got) > 30.0  # only 4:2:0 chroma loss remains
