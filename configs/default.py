@@ -74,6 +74,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # Fast kind's depthwise 3x3: "shift_add" (nine multiply-adds; XLA:CPU's grouped convs are
   # ~10x slower) or "grouped_conv" (XLA's conv). Same parameters: checkpoints load either way.
   c.generator.depthwise_impl = "shift_add"
+  # "rgb" or "luma": what the output conv corrects (models/generator.py, CORRECTIONS).
+  c.generator.correction = "rgb"
 
   # ---------------------------------------------------------------- critic
   c.critic = ml_collections.ConfigDict()

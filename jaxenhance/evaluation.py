@@ -280,6 +280,12 @@ def _metrics_fn(want_lpips: bool) -> Callable:
   return jax.jit(metrics)
 
 
+def frame_metrics_fn(with_lpips: bool = True) -> Callable:
+  """The jitted ``(lpips params, pred uint8, gt uint8) -> {psnr, psnr_y, ssim[, lpips]}`` per
+  row that every evaluation uses (records, clips and the held-out suite)."""
+  return _metrics_fn(bool(with_lpips))
+
+
 class Evaluator:
   """Compressed vs enhanced metrics on a fixed evaluation set, with cached compiled functions.
 

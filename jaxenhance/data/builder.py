@@ -124,6 +124,13 @@ class RecordSpec:
     for split in SPLITS:
       if not self.sources(split):
         raise records.RecordError(f"data.{split}_sources is empty; give at least one source.")
+    from jaxenhance.suite import items as suite_items  # plain data: the suite's reserved files
+
+    reserved = suite_items.suite_sources_in(self.train_sources)
+    if reserved:
+      raise records.RecordError(
+          f"data.train_sources {reserved} read items of the held-out suite "
+          "(jaxenhance/suite/items.py); training must never see them: drop those sources.")
     both = sorted(set(self.train_sources) & set(self.test_sources))
     if both:
       raise records.RecordError(

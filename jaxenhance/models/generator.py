@@ -51,6 +51,11 @@ CONV_IMPLS = ("xla", "winograd", "auto")
 # On TPU/GPU both are fine.
 DEPTHWISE_IMPLS = ("shift_add", "grouped_conv")
 _NHWC = ("NHWC", "HWIO", "NHWC")
+# What the output conv corrects. "rgb": three channels, free to change colour. "luma": one
+# channel broadcast to R, G, B, so chroma (and hue) stay as decoded. Trained on the quickstart's
+# small set, "rgb" learned colour casts on saturated colours it had rarely seen (up to 22 levels
+# on flat cyan) and lost PSNR on held-out footage; see the README's model card.
+CORRECTIONS = ("rgb", "luma")
 
 
 def stack_frames(frames: Array, temporal_window: int) -> tuple[Array, Array]:
@@ -280,6 +285,9 @@ class Generator(nn.Module):
     conv_impl: the residual blocks' 3x3 convs: "xla" (native, for training), "winograd"
       (``models/winograd.py``, fewer multiplies at >= 256 channels) or "auto" (Winograd on CPU,
       native elsewhere; what enhancing uses). The parameters are the same for all three.
+    correction: "rgb" (the output conv predicts a correction per channel) or "luma" (one
+      correction added to R, G and B alike: colours cannot move, only lightness; see
+      ``CORRECTIONS``).
     dtype: computation dtype (params stay float32).
   """
 
@@ -293,6 +301,7 @@ class Generator(nn.Module):
   pad_mode: str = "reflect"
   depthwise_impl: str = "shift_add"
   conv_impl: str = "xla"
+  correction: str = "rgb"
   dtype: Any = jnp.float32
 
   @property
@@ -332,8 +341,11 @@ class Generator(nn.Module):
       else:  # the upsampling is folded into the first conv (same params, less work)
         x = nn.relu(UpsampleConv3x3(widths[s], dtype=self.dtype, name=f"up{s}_0")(x))
         x = nn.relu(conv(widths[s], name=f"up{s}_1")(x))
-    correction = nn.Conv(3, (3, 3), kernel_init=nn.initializers.zeros, dtype=self.dtype,
+    channels = 1 if self.correction == "luma" else 3
+    correction = nn.Conv(channels, (3, 3), kernel_init=nn.initializers.zeros, dtype=self.dtype,
                          name="out")(x)
+    # A luma correction is one value added to R, G and B alike: since the luma weights of
+    # BT.601 and BT.709 sum to one, that moves Y by the value and leaves Cb, Cr unchanged.
     y = centre.astype(jnp.float32) + correction[:, :h, :w].astype(jnp.float32)
     return clip_straight_through(y) if clip else y
 
@@ -358,6 +370,9 @@ def make_generator(config: Any) -> Generator:
                      f"got {depthwise_impl!r}")
   conv_impl = get("conv_impl", "xla")
   block_conv_fn(conv_impl)  # validates
+  correction = get("correction", "rgb")  # exports from before this option corrected RGB
+  if correction not in CORRECTIONS:
+    raise ValueError(f"generator.correction must be one of {CORRECTIONS}; got {correction!r}")
   return Generator(
       kind=kind,
       width=int(get("width", 32 if kind == "fast" else 64)),
@@ -369,4 +384,5 @@ def make_generator(config: Any) -> Generator:
       pad_mode=get("pad_mode", "reflect"),
       depthwise_impl=depthwise_impl,
       conv_impl=conv_impl,
+      correction=correction,
   )
