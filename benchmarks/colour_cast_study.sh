@@ -19,7 +19,8 @@ run() {  # name, extra overrides...
   if [[ ! -f "$work/export/generator.json" ]]; then
     $PY -m jaxenhance.prepare --config=configs/quickstart.py --workdir="$work" "$@" >/dev/null
     $PY -m jaxenhance.train --config=configs/quickstart.py --workdir="$work" \
-      --config.train.steps=1000 --config.train.warmup_steps=1000 "$@"
+      --config.train.steps=1000 --config.train.warmup_steps=1000 \
+      --config.critic.layers=relu2_1,relu2_2 "$@"
   fi
   $PY -m jaxenhance.evaluate --suite=quick --rungs=h264_qp37,jpeg_qf10 \
     --checkpoint="$work" --output="$work/suite" | tail -n 4

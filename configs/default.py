@@ -50,6 +50,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.data.patch_jitter = 16
   c.data.patch_seed = -1  # seeds the patch jitter of the records build; -1: use c.seed
   c.data.skip_flat_std = 2.0  # skip patches whose gt std (0-255) is below this; 0 keeps all
+  c.data.skip_unreadable = False  # True: skip (with a warning) unreadable files of dir: sources
   c.data.frame_step = 4  # take patches from every frame_step-th frame
   c.data.temporal_window = 1  # T = 1, 3 or 5 frames centred on the target
   c.data.temporal_edge = "replicate"  # at clip ends: "replicate" end frames or "skip" targets

@@ -21,7 +21,6 @@ import importlib.util
 import io
 import os
 import pickle
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+
+from jaxenhance import atomic_write
 
 
 class AssetError(RuntimeError):
@@ -239,8 +240,11 @@ def cached_arrays(asset: Asset, convert: Callable[[Path], dict[str, np.ndarray]]
   passed verification; it is read with ``allow_pickle=False``.
   """
   cached = cache_dir() / f"{asset.name}-{asset.sha256[:12]}.npz"
-  if path is not None:  # an explicit file must pass verification even when a cache exists
-    locate_verified(asset, path)
+  named = path or _env_override(asset.name)
+  if named:  # a file the user named (argument or env override) must exist and pass, cache or not
+    if not Path(named).is_file():
+      raise AssetError(f"{asset.name}: no file at {named}.")
+    verify(asset, Path(named))
   if not cached.is_file():
     source = locate_verified(asset, path)
     arrays = convert(source)
@@ -311,8 +315,7 @@ def fetch_niqe(force: bool = False) -> Path:
     staged.write_bytes(data)
     verify(asset, staged)  # nothing reaches the cache unless it matches the pinned checksum
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(staged, target.with_suffix(".tmp"))
-    os.replace(target.with_suffix(".tmp"), target)
+    atomic_write.write_bytes(target, data)
   return target
 
 

@@ -4,7 +4,11 @@ Each checkpoint holds the trainable state (parameters, optimizer states, step, R
 and the Grain iterator state, so a resumed run continues with exactly the batches it would have
 seen. Orbax writes each step to a temporary directory and renames it when complete, so a save
 interrupted by a crash is never taken for a checkpoint. A checkpoint that is complete on disk but
-unreadable (truncated or garbled later) is skipped with a warning and the previous one is used.
+unreadable (truncated or garbled later) is skipped with a warning, the previous one is used, and
+the unreadable steps are moved aside to ``<checkpoints>.unreadable/`` (Orbax refuses to save a
+step at or below its newest one, so left in place they would block every save until the run
+passed them). A save that Orbax refuses for any other reason raises ``CheckpointSaveError``: a
+run never carries on without the checkpoints it was asked for.
 
 The work directory also holds ``config.json`` (a run refuses to resume with a different model
 or data config unless told to overwrite) and a lock file (a second trainer on the same directory
@@ -17,6 +21,7 @@ import fcntl
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +29,8 @@ import grain
 import jax
 import orbax.checkpoint as ocp
 from absl import logging
+
+from jaxenhance import atomic_write
 
 # Config sections that define what a checkpoint contains; the others (steps, logging, eval)
 # may change between a run and its resumption.
@@ -36,6 +43,10 @@ class WorkdirLockedError(RuntimeError):
 
 
 class ConfigMismatchError(RuntimeError):
+  pass
+
+
+class CheckpointSaveError(RuntimeError):
   pass
 
 
@@ -98,9 +109,7 @@ def check_config(workdir: Path, config: Any, overwrite: bool = False) -> None:
       logging.warning("overwrite: deleting checkpoints of a different config in %s", workdir)
       shutil.rmtree(Path(workdir) / "checkpoints")
   path.parent.mkdir(parents=True, exist_ok=True)
-  tmp = path.with_suffix(".json.tmp")
-  tmp.write_text(json.dumps(current, indent=1, sort_keys=True))
-  os.replace(tmp, path)
+  atomic_write.write_text(path, json.dumps(current, indent=1, sort_keys=True))
 
 
 class Checkpointer:
@@ -108,17 +117,24 @@ class Checkpointer:
 
   def __init__(self, directory: Path, keep: int = 3, async_save: bool = True):
     self.directory = Path(directory)
+    self.fallback: dict | None = None  # set by restore_latest when it skipped unreadable steps
     options = ocp.CheckpointManagerOptions(
         max_to_keep=keep, create=True, enable_async_checkpointing=async_save)
     self.manager = ocp.CheckpointManager(
         self.directory.resolve(), options=options,
         item_names=("state", "data"))
 
-  def save(self, step: int, state: Any, data_iterator: Any, force: bool = False) -> bool:
-    return self.manager.save(
+  def save(self, step: int, state: Any, data_iterator: Any, force: bool = False) -> None:
+    """Saves ``step`` (asynchronously); raises ``CheckpointSaveError`` if Orbax declines."""
+    saved = self.manager.save(
         step, args=ocp.args.Composite(
             state=ocp.args.StandardSave(state),
             data=grain.checkpoint.CheckpointSave(data_iterator)), force=force)
+    if not saved:
+      raise CheckpointSaveError(
+          f"checkpoint {step} was not saved in {self.directory} (Orbax declined it; newest "
+          f"step there: {self.manager.latest_step()}). Stopping rather than training on "
+          "without checkpoints; move the newer steps aside or use another --workdir")
 
   def restore_latest(self, abstract_state: Any, data_iterator: Any) -> tuple[int, Any] | None:
     """Restores the newest readable checkpoint; falls back over unreadable ones.
@@ -127,6 +143,7 @@ class Checkpointer:
       ``(step, state)`` (the iterator is restored in place), or None without checkpoints.
     """
     steps = sorted(self.manager.all_steps(), reverse=True)
+    unreadable = []
     for step in steps:
       try:
         restored = self.manager.restore(step, args=ocp.args.Composite(
@@ -135,13 +152,39 @@ class Checkpointer:
       except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint: try the previous
         logging.warning("checkpoint %d in %s is unreadable (%s: %s); trying the previous one",
                         step, self.directory, type(exc).__name__, str(exc)[:200])
-        print(f"warning: checkpoint {step} is unreadable ({type(exc).__name__}); "
-              "falling back to the previous one", flush=True)
+        unreadable.append(step)
+        _silence_stray_reads()
         continue
+      if unreadable:
+        self._set_aside(unreadable, step)
       return step, restored["state"]
     if steps:
       raise RuntimeError(f"no readable checkpoint among steps {steps} in {self.directory}")
     return None
+
+  def _set_aside(self, unreadable: list[int], resumed_from: int) -> None:
+    """Moves unreadable steps out of the manager's way, so the run can save over them."""
+    aside = self.directory.with_name(self.directory.name + ".unreadable")
+    moved = []
+    if jax.process_index() == 0:
+      aside.mkdir(exist_ok=True)
+      for step in unreadable:
+        target = aside / str(step)
+        n = 0
+        while target.exists():  # the same step may have been set aside by an earlier run
+          n += 1
+          target = aside / f"{step}.{n}"
+        os.rename(self.directory / str(step), target)
+        moved.append(str(target))
+    if jax.process_count() > 1:
+      from jax.experimental import multihost_utils
+
+      multihost_utils.sync_global_devices("checkpoint fallback")
+    self.manager.reload()
+    self.fallback = {"unreadable": unreadable, "resumed_from": resumed_from, "moved_to": moved}
+    logging.warning("checkpoint fallback: %s", self.fallback)
+    print(f"warning: checkpoint(s) {unreadable} unreadable; resumed from step {resumed_from}; "
+          f"moved them to {aside}", flush=True)
 
   def wait(self) -> None:
     self.manager.wait_until_finished()
@@ -149,6 +192,28 @@ class Checkpointer:
   def close(self) -> None:
     self.manager.wait_until_finished()
     self.manager.close()
+
+
+def _silence_stray_reads() -> None:
+  """Drops the "Event loop is closed" errors that follow a failed restore.
+
+  A restore that fails on one array closes Orbax's event loop while TensorStore still reads the
+  others; each of those reads then reports a ``RuntimeError: Event loop is closed`` traceback
+  (through ``sys.unraisablehook``, about one per array) that says nothing the warning above does
+  not. Every other unraisable error still reaches the previous hook.
+  """
+  previous = sys.unraisablehook
+  if getattr(previous, "drops_stray_reads", False):
+    return
+
+  def hook(unraisable):
+    if (isinstance(unraisable.exc_value, RuntimeError)
+        and str(unraisable.exc_value) == "Event loop is closed"):
+      return
+    previous(unraisable)
+
+  hook.drops_stray_reads = True
+  sys.unraisablehook = hook
 
 
 def abstract_like(tree: Any) -> Any:

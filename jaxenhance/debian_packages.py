@@ -83,8 +83,12 @@ def _download(pkg: DebianPackage, into: Path) -> Path:
     raise assets.AssetError(
         f"{pkg.name}: apt-get is not available; download {pkg.deb_name} from a Debian mirror and "
         "put it in $JAXENHANCE_DEB_DIR")
-  result = subprocess.run(["apt-get", "download", f"{pkg.name}={pkg.version}"], cwd=into,
-                          capture_output=True, text=True)
+  command = ["apt-get", "download", f"{pkg.name}={pkg.version}"]
+  result = subprocess.run(command, cwd=into, capture_output=True, text=True, check=False)
+  if result.returncode != 0 and os.geteuid() == 0:
+    # A fresh machine may have empty package lists: read them once (as root), then retry.
+    subprocess.run(["apt-get", "update", "-qq"], capture_output=True, text=True, check=False)
+    result = subprocess.run(command, cwd=into, capture_output=True, text=True, check=False)
   found = into / pkg.deb_name
   if result.returncode != 0 or not found.is_file():
     hint = result.stderr.strip().splitlines()[-1:] or ["no output"]
@@ -106,7 +110,7 @@ def fetch(name: str) -> Path:
     _verify_deb(pkg, deb)
     staged = Path(tmp) / "tree"
     result = subprocess.run(["dpkg-deb", "-x", str(deb), str(staged)], capture_output=True,
-                            text=True)
+                            text=True, check=False)
     if result.returncode != 0:
       raise assets.AssetError(f"dpkg-deb -x {deb.name} failed: {result.stderr.strip()}")
     (staged / ".complete").write_text(f"{pkg.name} {pkg.version} {pkg.sha256}\n")

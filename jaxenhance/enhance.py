@@ -19,7 +19,8 @@ Video (any container/codec PyAV decodes) -> video:
   libsvtav1, ffv1) at ``--crf`` (default visually lossless: x264 12, x265 14, VP9 15, AV1 20) or
   ``--qp`` (``--qp 0`` is lossless in YUV; add ``--pix-fmt yuv444p`` to keep full chroma, or use
   ``--codec ffv1`` for lossless RGB). RGB -> YUV uses BT.709, limited range, and the stream is
-  tagged so.
+  tagged so; for yuv420p it is ``codecs.rgb_to_yuv420``, the exact inverse of the decoder's
+  ``codecs.frame_to_rgb``, so a ``--qp 0`` round trip returns the colours it was given.
 * Kept from the input: every frame's timestamp (pts, time base: variable frame rates survive),
   the frame rate, the display rotation (written back as the container's display matrix), and the
   first audio stream: its packets are copied unchanged when the output container accepts the
@@ -29,9 +30,10 @@ Video (any container/codec PyAV decodes) -> video:
 * Odd frame sizes: 4:2:0 cannot represent an odd width or height, so such videos are written in
   4:4:4 (``yuv444p``) at exactly the input size, with a warning that some players (browsers) only
   play 4:2:0. (SVT-AV1 has no 4:4:4: it refuses odd sizes; pick another codec.)
-* The output appears atomically: it is written to ``OUT.partial-<pid>.<ext>`` beside ``OUT`` and
-  renamed over it only when complete. Any error, Ctrl-C or SIGTERM deletes the partial file, so
-  no half-written file ever carries the output name. The input is only ever read.
+* The output appears atomically: it is written to a new ``OUT.partial-<random>.<ext>`` beside
+  ``OUT`` (``atomic_write``: never a planted file or link) and renamed over it when complete.
+  Any error, Ctrl-C or SIGTERM deletes the partial file, so no half-written file ever carries
+  the output name. The input is only ever read.
 
 Images (``.jpg .jpeg .png .webp .bmp .tif .tiff``) -> images: EXIF orientation is applied (the
 output is stored upright), gray/palette/16-bit inputs are converted to 8-bit RGB (with a
@@ -42,7 +44,8 @@ warning), alpha is kept when the output format has it, JPEG/WebP quality is ``--
 whose left half is the input and right half the output (``split``), as a video or an image.
 
 Errors (unreadable/truncated/empty input, missing output directory, output equal to the input,
-an incompatible checkpoint, ...) exit with code 2 and one message; no traceback.
+an incompatible checkpoint, ...) exit with code 2 and one message; no traceback. An existing
+output is replaced and the CLI says so; ``--no-clobber`` refuses instead.
 
 Python API: ``enhance_video``, ``enhance_image``, ``enhance_array`` (uint8 frames in memory),
 ``Enhancer`` (the batched, tiled, jitted core) and ``run_stage`` (the main job's enhance stage).
@@ -71,7 +74,7 @@ import numpy as np
 from av.video.reformatter import ColorRange, Colorspace, Interpolation
 from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
-from jaxenhance import export, tiling, video_io
+from jaxenhance import atomic_write, codecs, export, tiling, video_io
 from jaxenhance.models import generator as generator_lib
 
 logger = logging.getLogger("jaxenhance.enhance")
@@ -298,34 +301,6 @@ def check_paths(input_path: str | os.PathLike, output_path: str | os.PathLike,
   return src, out, cmp
 
 
-def partial_path(path: Path) -> Path:
-  """Where ``path`` is written before it is complete: ``NAME.partial-<pid>.<ext>``, same dir."""
-  return path.with_name(f"{path.stem}.partial-{os.getpid()}{path.suffix}")
-
-
-@contextlib.contextmanager
-def atomic_outputs(*paths: Path | None) -> Iterator[list[Path | None]]:
-  """Yields partial paths for ``paths``; renames them all into place only if the block succeeds.
-
-  On any exception (KeyboardInterrupt and SystemExit included) the partial files are deleted and
-  the final paths are left untouched.
-  """
-  temps = [partial_path(p) if p is not None else None for p in paths]
-  try:
-    yield temps
-  except BaseException:
-    for tmp in temps:
-      if tmp is not None:
-        with contextlib.suppress(FileNotFoundError):
-          tmp.unlink()
-    raise
-  for tmp, path in zip(temps, paths):
-    if tmp is not None:
-      if not tmp.exists():
-        raise EnhanceError(f"internal error: {tmp} was not written")
-      os.replace(tmp, path)
-
-
 # ---------------------------------------------------------------------------------------------
 # Video encoding.
 # ---------------------------------------------------------------------------------------------
@@ -482,13 +457,16 @@ class VideoWriter:
     if self._last_pts is not None and pts <= self._last_pts:
       pts = self._last_pts + 1  # encoders need strictly increasing timestamps
     self._last_pts = pts
-    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-    if self.pix_fmt.startswith("yuv"):
+    if self.pix_fmt == "yuv420p":
+      # The numpy matrix the decoder inverts exactly (swscale's own is a level off on decode).
+      frame = codecs.rgb_to_yuv420_frame(rgb)
+    elif self.pix_fmt.startswith("yuv"):
+      frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
       # Area-averaged chroma: ~2 dB closer to the RGB input than swscale's default bilinear.
       frame = frame.reformat(format=self.pix_fmt, dst_colorspace=Colorspace.ITU709,
                              dst_color_range=ColorRange.MPEG, interpolation=Interpolation.AREA)
     else:
-      frame = frame.reformat(format=self.pix_fmt)
+      frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=self.pix_fmt)
     frame.pts = pts
     self.container.mux(self.stream.encode(frame))
 
@@ -593,7 +571,7 @@ def _decode_packets(packets, audio, on_audio, path, step):
       pts = frame.pts if frame.pts is not None else (0 if last is None else last + step)
       last = pts
       index += 1
-      yield frame.to_ndarray(format="rgb24"), pts
+      yield codecs.frame_to_rgb(frame), pts
 
 
 def enhance_video(input_path: str | os.PathLike, output_path: str | os.PathLike,
@@ -625,13 +603,15 @@ def enhance_video(input_path: str | os.PathLike, output_path: str | os.PathLike,
   src, out, cmp = check_paths(input_path, output_path, compare)
   if compare_mode not in COMPARE_MODES:
     raise EnhanceError(f"--compare-mode must be one of {COMPARE_MODES}, got {compare_mode!r}")
+  if max_frames is not None and max_frames < 1:
+    raise EnhanceError(f"--max-frames must be at least 1, got {max_frames}")
   encoding = encoding or VideoEncoding()
   info = video_io.probe(src)
   enhancer = enhancer or Enhancer(generator, params, **enhancer_kwargs)
   total = info.num_frames if max_frames is None else min(max_frames, info.num_frames or max_frames)
   start = time.perf_counter()
   count = 0
-  with atomic_outputs(out, cmp) as (tmp_out, tmp_cmp):
+  with atomic_write.outputs(out, cmp) as (tmp_out, tmp_cmp):
     container, stream = video_io.open_video(src)
     writers: list[VideoWriter] = []
     try:
@@ -763,7 +743,7 @@ def enhance_image(input_path: str | os.PathLike, output_path: str | os.PathLike,
   enhanced = enhance_array(rgb[None], generator, params, enhancer=enhancer,
                            **enhancer_kwargs)[0]
   _check_stop()
-  with atomic_outputs(out, cmp) as (tmp_out, tmp_cmp):
+  with atomic_write.outputs(out, cmp) as (tmp_out, tmp_cmp):
     save_image(tmp_out, enhanced, alpha, quality, Image.registered_extensions()[out.suffix.lower()])
     if tmp_cmp is not None:
       save_image(tmp_cmp, compare_frame(rgb, enhanced, compare_mode), None, quality,
@@ -781,9 +761,11 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[generator_lib.Generator, A
   """Loads a generator export from ``path``, ``path/export`` (a training work dir) or, for
   ``"shipped"``, the small generator that ships with the package."""
   if str(path) == "shipped":
-    from jaxenhance.pretrained import shipped_checkpoint
+    from jaxenhance.pretrained import release_notice, shipped_checkpoint
 
     path = shipped_checkpoint()
+    if (notice := release_notice()) is not None:
+      logger.warning("%s", notice)
   path = Path(path)
   if not path.exists():
     raise export.ExportError(f"checkpoint {path}: no such directory")
@@ -815,7 +797,7 @@ def run_stage(config: Any, workdir: str | os.PathLike) -> dict:
   compressed = codecs.round_trip(source, info.fps, settings).frames
 
   input_path = out_dir / f"carphone_{settings.tag}.mkv"
-  with atomic_outputs(input_path) as (tmp,):
+  with atomic_write.outputs(input_path) as (tmp,):
     writer = VideoWriter(tmp, VideoEncoding(codec="ffv1"), info.width, info.height, info.fps,
                          Fraction(1, 1000))
     for i, frame in enumerate(compressed):
@@ -876,6 +858,8 @@ def _parser() -> argparse.ArgumentParser:
   p.add_argument("--tile-batch", type=int, default=4, help="tiles per network call")
   p.add_argument("--max-frames", type=int, help="enhance only the first N frames")
   p.add_argument("--no-progress", action="store_true", help="no progress bar")
+  p.add_argument("--no-clobber", action="store_true",
+                 help="refuse to replace an existing output (or --compare) file")
   return p
 
 
@@ -926,6 +910,9 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
   try:
     src, out, cmp = check_paths(args.input, args.output, args.compare)
+    existing = [str(p) for p in (out, cmp) if p is not None and p.exists()]
+    if existing and args.no_clobber:
+      raise EnhanceError(f"{existing[0]} exists and --no-clobber was given; nothing written")
     generator, params, _ = load_checkpoint(args.checkpoint)
     enhancer = Enhancer(generator, params, batch_size=args.batch_size, tile=args.tile,
                         overlap=args.overlap, tile_batch=args.tile_batch)
@@ -955,6 +942,8 @@ def _run(args: argparse.Namespace) -> int:
   rate = f", {summary['fps']} frames/s" if "fps" in summary else ""
   print(f"wrote {summary['output']}{rate}" +
         (f"; comparison in {summary['compare']}" if summary.get("compare") else ""))
+  if existing:  # replaced, as asked, but never silently
+    print(f"replaced the existing {', '.join(existing)} (--no-clobber keeps existing files)")
   return 0
 
 

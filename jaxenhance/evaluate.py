@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 from absl import app, flags
 
-from jaxenhance import export
+from jaxenhance import atomic_write, export
 
 # The evaluation core, re-exported: the CLI, benchmarks and tests use these names from here.
 from jaxenhance.evaluation import (  # noqa: F401
@@ -183,9 +183,7 @@ def write_results(results: dict[str, Any], out_dir: str | os.PathLike,
   files = {"json": out_dir / "results.json", "markdown": out_dir / "results.md"}
   for path, text in ((files["json"], json.dumps(serialisable, indent=1, default=_json_default)),
                      (files["markdown"], results_markdown(results, title))):
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write.write_text(path, text)
   plots = write_plots(results, out_dir)
   return {**{k: str(v) for k, v in files.items()}, "plots": ", ".join(plots)}
 
@@ -245,6 +243,28 @@ def evaluate_checkpoint(config: Any, checkpoint: str | os.PathLike, *,
   return results
 
 
+def evaluate_suite(checkpoint: str | os.PathLike, suite: str = "full",
+                   rungs: Sequence[str] | None = None) -> dict[str, Any]:
+  """Runs an export (or ``"shipped"``) over the held-out suite (:mod:`jaxenhance.suite`).
+
+  Args:
+    checkpoint: export directory, work directory holding ``export/``, or ``"shipped"``.
+    suite: ``full`` (every item), ``quick`` (``items.QUICK_ITEMS``) or comma-separated item ids.
+    rungs: rung tags such as ``h264_qp37`` (default: all).
+  """
+  from jaxenhance import enhance
+  from jaxenhance.suite import items as suite_items
+  from jaxenhance.suite import runner
+
+  generator, params, meta = enhance.load_checkpoint(checkpoint)
+  ids = {"full": None, "quick": list(suite_items.QUICK_ITEMS)}.get(
+      suite, [s for s in str(suite).split(",") if s])
+  results = runner.run(generator, params, runner.SuiteRun(item_ids=ids, rung_tags=rungs))
+  results.update(checkpoint=str(checkpoint), step=meta.get("step"),
+                 generator=meta.get("generator"))
+  return results
+
+
 def summary_of(results: dict[str, Any]) -> dict[str, Any]:
   """The overall rows, rounded, for printing and the main job's summary."""
   return {"count": results["count"],
@@ -281,11 +301,19 @@ def _define_flags() -> None:
       metrics=flags.DEFINE_list("metrics", None, f"Subset of {list(METRICS)}."),
       output=flags.DEFINE_string("output", None, "Output directory (default: <workdir>/eval or "
                                  "<export>/eval)."),
+      suite=flags.DEFINE_string("suite", None, "Evaluate on the held-out suite of whole frames "
+                                "instead: 'full', 'quick' or comma-separated item ids (python -m "
+                                "jaxenhance.suite list); writes suite.md/.json/.png."),
+      rungs=flags.DEFINE_list("rungs", None, "Suite rungs (e.g. h264_qp37,jpeg_qf10); default "
+                              "all nine."),
   )
 
 
 def main(argv: list[str]) -> None:
   del argv
+  if _FLAGS["suite"].value:
+    _main_suite()
+    return
   config = _FLAGS["config"].value
   try:
     results = evaluate_checkpoint(
@@ -306,6 +334,24 @@ def main(argv: list[str]) -> None:
     sys.exit(2)
   print(results_markdown(results))
   print(json.dumps({"files": files, "seconds": results["seconds"]}, indent=1))
+
+
+def _main_suite() -> None:
+  from jaxenhance.suite import gate, report
+  from jaxenhance.suite.runner import SuiteError
+
+  checkpoint = _FLAGS["checkpoint"].value
+  try:
+    results = evaluate_suite(checkpoint, _FLAGS["suite"].value, _FLAGS["rungs"].value)
+    out = _FLAGS["output"].value or (Path("suite") if checkpoint == "shipped" else
+                                     resolve_export(checkpoint)[0] / "suite")
+    files = report.write(results, out)
+  except (SuiteError, export.ExportError, OSError) as exc:
+    print(f"jaxenhance evaluate: error: {exc}", file=sys.stderr, flush=True)
+    sys.exit(2)
+  print(report.markdown(results))
+  print(json.dumps({"files": files, "seconds": results["seconds"],
+                    "gate": "pass" if gate.passed(results) else "fail"}, indent=1))
 
 
 if __name__ == "__main__":

@@ -4,13 +4,17 @@
 code) and ``<dir>/generator.json`` the generator config plus provenance (training config name,
 step, metrics, data). The enhance CLI, the notebooks and the shipped checkpoint use this format;
 training writes it to ``<workdir>/export`` at the end of a run.
+
+An export may come from anyone, so loading checks it before building anything: the generator
+config against a schema (known fields, integer sizes within bounds, known choices), then the
+parameters against the shapes that config implies, then every parameter for dtype float32 and
+finite values. Each refusal is one ``ExportError`` line naming the field or parameter.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,7 @@ import ml_collections
 import numpy as np
 from flax import serialization
 
+from jaxenhance import atomic_write
 from jaxenhance.models import generator as generator_lib
 
 PARAMS_FILE = "generator.msgpack"
@@ -30,11 +35,55 @@ class ExportError(ValueError):
   pass
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-  with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as tmp:
-    tmp.write(data)
-  os.chmod(tmp.name, 0o644)  # NamedTemporaryFile creates 0600; exports are meant to be shared
-  os.replace(tmp.name, path)
+# Integer fields of the generator config: (lowest, highest). The upper bounds are ~8x the largest
+# configs the project uses (configs/galteri_jpeg.py: width 64, 15 blocks); far outside them a
+# config would hang the shape inference (num_blocks 20000) or ask for gigabytes before any
+# comparison with the parameters could refuse it.
+INT_FIELDS = {"width": (1, 1024), "num_scales": (0, 6), "num_blocks": (1, 128),
+              "temporal_window": (1, 15), "channel_multiplier": (1, 4), "expansion": (1, 16)}
+CHOICE_FIELDS = {"kind": generator_lib.KINDS, "depthwise_impl": generator_lib.DEPTHWISE_IMPLS,
+                 "correction": generator_lib.CORRECTIONS, "pad_mode": ("reflect", "edge"),
+                 "conv_impl": generator_lib.CONV_IMPLS}
+
+
+def check_generator_config(config: Any, where: str) -> dict:
+  """The exported generator config, checked field by field; raises ``ExportError``."""
+  if not isinstance(config, dict):
+    raise ExportError(f"{where}: 'generator' must be an object of generator settings; got "
+                      f"{type(config).__name__}")
+  for key, value in config.items():
+    if key in INT_FIELDS:
+      low, high = INT_FIELDS[key]
+      if type(value) is not int or not low <= value <= high:  # bool, float, str: refused
+        raise ExportError(f"{where}: generator.{key} must be an integer in [{low}, {high}]; "
+                          f"got {value!r}")
+    elif key in CHOICE_FIELDS:
+      if value not in CHOICE_FIELDS[key]:
+        raise ExportError(f"{where}: generator.{key} must be one of {CHOICE_FIELDS[key]}; "
+                          f"got {value!r}")
+    else:
+      raise ExportError(f"{where}: unknown field generator.{key} (known: "
+                        f"{sorted(INT_FIELDS) + sorted(CHOICE_FIELDS)})")
+  if config.get("temporal_window", 1) % 2 == 0:
+    raise ExportError(f"{where}: generator.temporal_window must be odd; got "
+                      f"{config['temporal_window']}")
+  return config
+
+
+def check_params(params: Any, expected: Any, where: str) -> None:
+  """Shapes as ``expected`` (a tree of ShapeDtypeStructs), float32 and finite, or ``ExportError``."""
+  if jax.tree.map(np.shape, params) != jax.tree.map(lambda x: tuple(x.shape), expected):
+    raise ExportError(f"{where} does not match the generator config in {META_FILE} "
+                      "(a checkpoint from an incompatible config)")
+  for keypath, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+    name = "/".join(str(getattr(k, "key", k)) for k in keypath)
+    dtype = getattr(leaf, "dtype", type(leaf).__name__)
+    if not isinstance(leaf, np.ndarray) or leaf.dtype != np.float32:
+      raise ExportError(f"{where}: parameter {name} is {dtype}, not float32; the export is "
+                        "damaged or not from jaxenhance")
+    if not np.isfinite(leaf).all():
+      raise ExportError(f"{where}: parameter {name} holds NaN or infinite values (a damaged "
+                        "export or a diverged run); it would enhance to garbage")
 
 
 def save_generator(directory: str | os.PathLike, generator_config: Any, params: Any,
@@ -48,8 +97,8 @@ def save_generator(directory: str | os.PathLike, generator_config: Any, params: 
   meta = {"format_version": FORMAT_VERSION, "generator": config,
           "num_params": int(sum(x.size for x in jax.tree.leaves(params))),
           **(metadata or {})}
-  _write_atomically(directory / PARAMS_FILE, serialization.msgpack_serialize(params))
-  _write_atomically(directory / META_FILE, json.dumps(meta, indent=1, default=str).encode())
+  atomic_write.write_bytes(directory / PARAMS_FILE, serialization.msgpack_serialize(params))
+  atomic_write.write_text(directory / META_FILE, json.dumps(meta, indent=1, default=str))
   return directory
 
 
@@ -69,24 +118,25 @@ def load_generator(directory: str | os.PathLike, conv_impl: str = "auto"
         "shipped checkpoint")
   try:
     meta = json.loads(meta_path.read_text())
-  except json.JSONDecodeError as exc:
-    raise ExportError(f"{meta_path} is not valid JSON ({exc}); the export is damaged") from exc
+  except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
+    raise ExportError(f"{meta_path} is not valid JSON ({type(exc).__name__}); the export is "
+                      "damaged") from exc
+  if not isinstance(meta, dict):
+    raise ExportError(f"{meta_path} must hold a JSON object; got {type(meta).__name__}")
   if meta.get("format_version") != FORMAT_VERSION:
-    raise ExportError(f"{directory}: export format {meta.get('format_version')} is not "
+    raise ExportError(f"{directory}: export format {meta.get('format_version')!r} is not "
                       f"supported (expected {FORMAT_VERSION})")
+  if "generator" not in meta:
+    raise ExportError(f"{meta_path} has no 'generator' settings; the export is damaged")
+  config = check_generator_config(meta["generator"], str(meta_path))
   generator = generator_lib.make_generator(
-      ml_collections.ConfigDict({**meta["generator"], "conv_impl": conv_impl}))
+      ml_collections.ConfigDict({**config, "conv_impl": conv_impl}))
   try:
     params = serialization.msgpack_restore(params_path.read_bytes())
   except Exception as exc:  # noqa: BLE001 - any decoding failure means a damaged file
     raise ExportError(f"{params_path} cannot be read ({type(exc).__name__}); the file is "
                       "truncated or damaged") from exc
-  t = int(meta["generator"].get("temporal_window", 1))
-  expected = jax.eval_shape(generator.init, jax.random.PRNGKey(0),
-                            np.zeros((1, t, 16, 16, 3), np.float32))
-  got_shapes = jax.tree.map(np.shape, params)
-  want_shapes = jax.tree.map(lambda x: tuple(x.shape), expected)
-  if got_shapes != want_shapes:
-    raise ExportError(f"{params_path} does not match the generator config in {meta_path} "
-                      "(a checkpoint from an incompatible config)")
+  expected = jax.eval_shape(generator.init, jax.random.PRNGKey(0), jax.ShapeDtypeStruct(
+      (1, generator.temporal_window, 16, 16, 3), np.float32))
+  check_params(params, expected, str(params_path))
   return generator, params, meta

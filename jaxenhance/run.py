@@ -12,12 +12,16 @@ into ``<workdir>/summary.json``):
   evaluate held-out metrics of the enhanced output against the compressed input
   enhance  enhance a sample clip and write a side-by-side comparison
 
-A stage whose module is not installed in this checkout is reported as skipped, not faked.
+A stage whose module is not installed in this checkout is reported as skipped, not faked. A
+stage that fails on bad input, a locked work directory or a full disk prints one line naming the
+stage and exits with code 2 (the package's own errors and OS errors; anything else is a bug and
+keeps its traceback).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -75,6 +79,12 @@ STAGES["evaluate"] = _optional_stage("jaxenhance.evaluate", "run_stage")
 STAGES["enhance"] = _optional_stage("jaxenhance.enhance", "run_stage")
 
 
+def _says_what_to_do(exc: Exception) -> bool:
+  """The package's own error classes (``WorkdirLockedError``, ``SourceError``, ...) and OS errors
+  (a full disk) carry messages meant for the user; a traceback would only bury them."""
+  return isinstance(exc, OSError) or type(exc).__module__.startswith("jaxenhance")
+
+
 def main(argv: list[str]) -> None:
   del argv
   from jaxenhance import xla_cache
@@ -92,7 +102,13 @@ def main(argv: list[str]) -> None:
     start = time.perf_counter()
     logging.info("=== stage %s", name)
     print(f"\n=== {name}", flush=True)
-    result = STAGES[name](config, workdir) or {}
+    try:
+      result = STAGES[name](config, workdir) or {}
+    except Exception as exc:  # sorted below: user errors vs bugs
+      if not _says_what_to_do(exc):
+        raise
+      print(f"jaxenhance run: error in stage {name}: {exc}", file=sys.stderr, flush=True)
+      sys.exit(2)
     result["seconds"] = round(time.perf_counter() - start, 1)
     summary[name] = result
     print(json.dumps({name: result}, indent=1, default=str), flush=True)

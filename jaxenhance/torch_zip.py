@@ -13,12 +13,18 @@ placeholders that only record their attributes; tensors are rebuilt with numpy f
 storages (bounds-checked, so a crafted stride cannot read outside its storage); the only other
 globals admitted are ``collections.OrderedDict`` and torch's int/float/bool list builders.
 Everything else (``os.system``, ``builtins.eval``, ...) is refused with :class:`TorchZipError`.
+
+What a file can make the reader allocate is bounded (``read_tree(max_bytes=...)``): the storages
+the pickle declares, checked before any is read; every zip member, read only up to the size
+expected of it (a zip bomb inflates no further); and the tensors built from the storages, checked
+before each is materialised (a stride-0 tensor can view a small storage as a huge one).
 """
 
 from __future__ import annotations
 
 import collections
 import io
+import math
 import os
 import pickle
 import struct
@@ -51,6 +57,12 @@ STORAGE_DTYPES: dict[str, np.dtype] = {
 }
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+
+# Default bound on the bytes a file may make the reader allocate: its storages together, and the
+# tensors built from them together. The largest file the project reads, the FID Inception
+# TorchScript zip, holds 87 MB; VGG-16 in torchvision's layout would be 528 MB.
+MAX_BYTES = 2 << 30
+MAX_PICKLE_BYTES = 64 << 20  # a data.pkl (the FID Inception file's is 28 kB)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,7 +204,32 @@ def _unpickle(file: BinaryIO, storages: dict[str, _Storage]) -> Any:
 # The two file layouts.
 # ---------------------------------------------------------------------------------------------
 
-def _read_zip(path: str | os.PathLike) -> tuple[Any, dict[str, _Storage]]:
+def _check_storages(storages: dict[str, _Storage], max_bytes: int, path: Any,
+                    left_in_file: int | None = None) -> None:
+  """Refuses storages that together declare more than ``max_bytes`` (or than is left of the
+  file, where they follow in it), before reading any."""
+  if any(s.numel < 0 for s in storages.values()):
+    raise TorchZipError(f"{path}: a storage declares a negative size (a crafted file).")
+  declared = sum(s.numel * s.dtype.itemsize for s in storages.values())
+  if declared > max_bytes:
+    raise TorchZipError(f"{path}: its storages declare {declared:,} bytes, more than the "
+                        f"{max_bytes:,} allowed (a crafted or unexpected file).")
+  if left_in_file is not None and declared > left_in_file:
+    raise TorchZipError(f"{path}: its storages declare {declared:,} bytes but only "
+                        f"{left_in_file:,} follow (truncated file?).")
+
+
+def _read_member(archive: zipfile.ZipFile, member: str, limit: int, path: Any) -> bytes:
+  """A zip member's bytes, inflating at most ``limit`` + 1 of them."""
+  with archive.open(member) as f:
+    data = f.read(limit + 1)
+  if len(data) > limit:
+    raise TorchZipError(f"{path}: '{member}' inflates to more than the {limit:,} bytes "
+                        "expected of it (a zip bomb or a crafted file).")
+  return data
+
+
+def _read_zip(path: str | os.PathLike, max_bytes: int) -> tuple[Any, dict[str, _Storage]]:
   with zipfile.ZipFile(path) as archive:
     names = archive.namelist()
     pickles = [n for n in names if n.count("/") == 1 and n.endswith("/data.pkl")]
@@ -201,14 +238,17 @@ def _read_zip(path: str | os.PathLike) -> tuple[Any, dict[str, _Storage]]:
     prefix = pickles[0][: -len("data.pkl")]
     order = "<"
     if f"{prefix}byteorder" in names:
-      order = "<" if archive.read(f"{prefix}byteorder").strip() == b"little" else ">"
+      order = "<" if _read_member(archive, f"{prefix}byteorder", 16, path).strip() == b"little" \
+          else ">"
     storages: dict[str, _Storage] = {}
-    root = _unpickle(io.BytesIO(archive.read(pickles[0])), storages)
+    root = _unpickle(io.BytesIO(_read_member(archive, pickles[0], MAX_PICKLE_BYTES, path)),
+                     storages)
+    _check_storages(storages, max_bytes, path)
     for storage in storages.values():
       member = f"{prefix}data/{storage.key}"
       if member not in names:
         raise TorchZipError(f"{path}: storage '{member}' is missing (truncated file?).")
-      raw = archive.read(member)
+      raw = _read_member(archive, member, storage.numel * storage.dtype.itemsize, path)
       storage.array = _storage_array(raw, storage, order, path)
   return root, storages
 
@@ -222,7 +262,7 @@ def _storage_array(raw: bytes, storage: _Storage, order: str, path: Any) -> np.n
   return np.frombuffer(raw, dtype, count=storage.numel)
 
 
-def _read_legacy(path: str | os.PathLike) -> tuple[Any, dict[str, _Storage]]:
+def _read_legacy(path: str | os.PathLike, max_bytes: int) -> tuple[Any, dict[str, _Storage]]:
   with open(path, "rb") as f:
     header = [_unpickle(f, {}) for _ in range(3)]  # magic number, protocol version, sys info
     if header[0] != LEGACY_MAGIC or not isinstance(header[2], dict):
@@ -230,6 +270,8 @@ def _read_legacy(path: str | os.PathLike) -> tuple[Any, dict[str, _Storage]]:
     order = "<" if header[2].get("little_endian", True) else ">"
     storages: dict[str, _Storage] = {}
     root = _unpickle(f, storages)
+    _check_storages(storages, max_bytes, path,
+                    left_in_file=os.fstat(f.fileno()).st_size - f.tell())
     keys = _unpickle(f, {})
     if not isinstance(keys, list):
       raise TorchZipError(f"{path}: malformed storage key list.")
@@ -246,40 +288,63 @@ def _read_legacy(path: str | os.PathLike) -> tuple[Any, dict[str, _Storage]]:
   return root, storages
 
 
-def read_tree(path: str | os.PathLike) -> Any:
+def read_tree(path: str | os.PathLike, max_bytes: int = MAX_BYTES) -> Any:
   """The unpickled content of a torch file, as plain Python data.
 
   Module placeholders become dicts with a ``'__class__'`` entry (the TorchScript class name) plus
   their attributes (sub-modules, tensors, ints such as ``stride``/``padding``); tensors become
-  numpy arrays.
+  numpy arrays. ``max_bytes`` bounds the storages and, separately, the tensors built from them.
   """
   path = os.fspath(path)
   try:
     with open(path, "rb") as f:
       is_zip = f.read(4) == b"PK\x03\x04"  # not is_zipfile(): a truncated zip must say so
     if is_zip:
-      root, storages = _read_zip(path)
+      root, storages = _read_zip(path, max_bytes)
     else:
-      root, storages = _read_legacy(path)
+      root, storages = _read_legacy(path, max_bytes)
   except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
     raise TorchZipError(
         f"{path} is truncated or corrupt ({exc}); reinstall or re-download it.") from exc
   for storage in storages.values():
     if storage.array is None:
       raise TorchZipError(f"{path}: storage {storage.key} was never read (truncated file?).")
-  return _plain(root)
+  try:
+    return _Plain(max_bytes, path).convert(root)
+  except RecursionError as exc:
+    raise TorchZipError(f"{path}: its pickle nests too deeply (a crafted file).") from exc
 
 
-def _plain(value: Any) -> Any:
-  if isinstance(value, _TensorRef):
-    return value.materialise()
-  if isinstance(value, ScriptModule):
-    return {"__class__": value.torch_class, **{k: _plain(v) for k, v in value.attributes.items()}}
-  if isinstance(value, dict):
-    return {str(k): _plain(v) for k, v in value.items()}
-  if isinstance(value, (list, tuple)):
-    return type(value)(_plain(v) for v in value)
-  return value
+class _Plain:
+  """Converts the unpickled tree to plain data, materialising tensors within a byte budget."""
+
+  def __init__(self, max_bytes: int, path: Any):
+    self.left, self.path = max_bytes, path
+    self.done: dict[int, Any] = {}  # by id: a pickle can reference one object many times
+
+  def convert(self, value: Any) -> Any:
+    if isinstance(value, (_TensorRef, ScriptModule, dict, list, tuple)):
+      if id(value) not in self.done:
+        self.done[id(value)] = self._convert(value)
+      return self.done[id(value)]
+    return value
+
+  def _convert(self, value: Any) -> Any:
+    if isinstance(value, _TensorRef):
+      nbytes = math.prod(value.size) * value.storage.dtype.itemsize
+      if nbytes > self.left:
+        raise TorchZipError(
+            f"{self.path}: tensor of storage {value.storage.key} (size {value.size}, stride "
+            f"{value.stride}) would take {nbytes:,} bytes, beyond what is left of the "
+            "allowed bytes (a crafted file).")
+      self.left -= nbytes
+      return value.materialise()
+    if isinstance(value, ScriptModule):
+      return {"__class__": value.torch_class,
+              **{k: self.convert(v) for k, v in value.attributes.items()}}
+    if isinstance(value, dict):
+      return {str(k): self.convert(v) for k, v in value.items()}
+    return type(value)(self.convert(v) for v in value)
 
 
 def flatten_tensors(tree: Any, prefix: str = "") -> dict[str, np.ndarray]:
@@ -293,7 +358,7 @@ def flatten_tensors(tree: Any, prefix: str = "") -> dict[str, np.ndarray]:
   return out
 
 
-def read_state(path: str | os.PathLike) -> dict[str, np.ndarray]:
+def read_state(path: str | os.PathLike, max_bytes: int = MAX_BYTES) -> dict[str, np.ndarray]:
   """Every tensor of a TorchScript zip or a torch state-dict file, keyed by dotted module path.
 
   For the FID TorchScript file the keys look like ``'net.layers.mixed_9.tower_conv.weight'``;
@@ -303,7 +368,7 @@ def read_state(path: str | os.PathLike) -> dict[str, np.ndarray]:
     TorchZipError: the file is truncated/corrupt or its pickle names anything but torch module
       placeholders, tensors and plain containers.
   """
-  tensors = flatten_tensors(read_tree(path))
+  tensors = flatten_tensors(read_tree(path, max_bytes))
   if not tensors:
     raise TorchZipError(f"{path} holds no tensors.")
   return tensors

@@ -11,8 +11,10 @@ generator update per batch; see :mod:`jaxenhance.steps`). Every ``train.eval_eve
 at the last step it evaluates the generator on the held-out test records
 (:class:`jaxenhance.evaluation.Evaluator`, metrics ``eval.train_metrics``) and writes
 ``eval/<metric>`` and the compressed-input baseline ``eval/<metric>_compressed``. It resumes
-from the newest readable checkpoint, saves on SIGTERM (TPU preemption) before exiting, and
-refuses a work directory that holds checkpoints of another config.
+from the newest readable checkpoint (unreadable newer ones are moved aside, and the fallback is
+reported in the summary), stops if a checkpoint cannot be saved, saves on SIGTERM (TPU
+preemption) before exiting, and refuses a work directory that holds checkpoints of another
+config.
 """
 
 from __future__ import annotations
@@ -345,6 +347,8 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
     batch_log = config.train.get("batch_log", "")
     last_metrics: dict = {}
     summary: dict = {"first_step": first_step, "costs": costs}
+    if checkpointer.fallback:  # unreadable newest steps were skipped and moved aside
+      summary["checkpoint_fallback"] = checkpointer.fallback
     window_start, window_steps, window_flops = time.perf_counter(), 0, 0.0
     try:
       for step in range(first_step + 1, total_steps + 1):
@@ -461,7 +465,7 @@ def main(argv: list[str]) -> None:
                                  dry_run=_FLAGS["dry_run"].value,
                                  overwrite=_FLAGS["overwrite"].value)
   except (checkpointing.WorkdirLockedError, checkpointing.ConfigMismatchError,
-          NonFiniteLossError, pipeline.PipelineError) as exc:
+          checkpointing.CheckpointSaveError, NonFiniteLossError, pipeline.PipelineError) as exc:
     # These messages say what happened and what to do; a traceback would only bury them.
     print(f"jaxenhance train: error: {exc}", file=sys.stderr, flush=True)
     sys.exit(2)

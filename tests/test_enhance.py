@@ -13,9 +13,11 @@ import av
 import jax
 import numpy as np
 import pytest
+import skimage.data
 from PIL import Image
 
-from jaxenhance import assets, enhance, export, video_io
+from jaxenhance import assets, codecs, enhance, export, video_io
+from jaxenhance.data import sources
 from jaxenhance.models import generator as generator_lib
 
 FPS = Fraction(30000, 1001)
@@ -103,7 +105,7 @@ def decode(path):
     stream = container.streams.video[0]
     frames, times, rotation = [], [], 0
     for frame in container.decode(stream):
-      frames.append(frame.to_ndarray(format="rgb24"))
+      frames.append(codecs.frame_to_rgb(frame))  # the colours enhance itself decodes
       times.append(frame.pts * frame.time_base)
       rotation = frame.rotation
   audio_codec, packets = None, 0
@@ -217,6 +219,36 @@ def test_unusual_pixel_formats_are_converted_and_reported(tmp_path, frames, mode
   got, *_ = decode(tmp_path / "out.mp4")
   assert got.shape == (5, 48, 64, 3) and summary["pix_fmt"] == "yuv420p"
   assert any(note in n for n in summary["notes"]), summary["notes"]
+
+
+def test_qp0_yuv420p_round_trip_keeps_colours(tmp_path):
+  # The writer's RGB -> yuv420p and the decoder's yuv420p -> RGB are one exact matrix pair, so
+  # lossless encodes return the colours they were given (swscale's pair lost ~1 level each way).
+  _, generator, params = tiny_generator(identity=True)
+  palette = np.array([[60, 160, 60], [200, 60, 60], [40, 200, 220], [60, 60, 200],
+                      [128, 128, 128], [224, 172, 140]], np.uint8)
+  flat = np.ascontiguousarray(np.broadcast_to(palette[:, None, None], (6, 48, 64, 3)))
+  photo = sources.area_resize(skimage.data.astronaut()[:384], (48, 64))  # a real photo
+  frames = np.concatenate([flat, photo[None]])
+  src = tmp_path / "in.mp4"
+  writer = enhance.VideoWriter(src, enhance.VideoEncoding(qp=0), 64, 48, 30.0, Fraction(1, 30))
+  for i, rgb in enumerate(frames):
+    writer.write(rgb, i)
+  writer.close()
+  out = tmp_path / "out.mp4"
+  summary = enhance.enhance_video(src, out, generator, params, progress=False,
+                                  encoding=enhance.VideoEncoding(qp=0))
+  assert summary["pix_fmt"] == "yuv420p"
+  # Each pass is lossless in YUV: what comes back is the in-memory 4:2:0 round trip (whose
+  # chroma subsampling is the only loss), without a colour shift.
+  want = frames
+  for path in (src, out):  # written once, then decoded, enhanced (identity) and written again
+    want = codecs.yuv420_to_rgb(*codecs.rgb_to_yuv420(want))
+    got = np.stack(list(video_io.iter_frames(path)))
+    assert np.abs(got.astype(int) - want).max() <= 1
+    assert np.abs(got[:6].astype(int) - flat).max() <= 1
+    shift = (got[6].astype(np.float64) - want[6]).mean(axis=(0, 1))
+    assert np.abs(shift).max() < 0.25, shift
 
 
 def test_image_in_image_out(tmp_path, frames, model, enhancer):

@@ -211,3 +211,34 @@ def test_make_generator_depthwise_impl():
   assert g.depthwise_impl == "grouped_conv"
   with pytest.raises(ValueError, match="depthwise_impl must be one of"):
     gen_lib.make_generator(ml_collections.ConfigDict({**base, "depthwise_impl": "winograd"}))
+
+
+def test_luma_correction_moves_lightness_only():
+  """generator.correction=luma: whatever the weights, the correction is the same on R, G, B, so
+  the BT.601 and BT.709 chroma of the output equal the input's (away from clipping)."""
+  g = gen_lib.make_generator(ml_collections.ConfigDict(
+      {"kind": "residual", "width": 8, "num_scales": 1, "num_blocks": 1, "correction": "luma"}))
+  params = g.init(KEY, jnp.zeros((1, 16, 16, 3)))
+  assert params["params"]["out"]["kernel"].shape[-1] == 1
+  # Random (non-zero) weights everywhere, so the correction is large and content dependent.
+  leaves, tree = jax.tree_util.tree_flatten(params)
+  keys = jax.random.split(jax.random.key(1, impl="rbg"), len(leaves))
+  params = jax.tree_util.tree_unflatten(
+      tree, [0.3 * jax.random.normal(k, x.shape) for k, x in zip(keys, leaves)])
+  x = 0.25 + 0.5 * _jpeg_frames(2, 32, 48)  # mid range: the sum stays inside [0, 1]
+  y = np.asarray(g.apply(params, jnp.asarray(x), clip=False))
+  delta = y - x
+  assert np.abs(delta).max() > 0.01
+  np.testing.assert_allclose(delta[..., 0], delta[..., 1], atol=1e-6)
+  np.testing.assert_allclose(delta[..., 0], delta[..., 2], atol=1e-6)
+  for kr, kb in ((0.299, 0.114), (0.2126, 0.0722)):
+    def chroma(img):
+      luma = kr * img[..., 0] + (1 - kr - kb) * img[..., 1] + kb * img[..., 2]
+      return img[..., 2] - luma, img[..., 0] - luma
+    for a, b in zip(chroma(y), chroma(x)):
+      np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_make_generator_rejects_unknown_correction():
+  with pytest.raises(ValueError, match="generator.correction"):
+    gen_lib.make_generator(ml_collections.ConfigDict({"correction": "yuv"}))

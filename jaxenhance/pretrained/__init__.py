@@ -7,6 +7,7 @@ data, training time, held-out metrics) is in the README and in ``quickstart/gene
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 SHIPPED = Path(__file__).resolve().parent / "quickstart"
@@ -19,3 +20,23 @@ def shipped_checkpoint() -> Path:
         f"the shipped checkpoint is missing from {SHIPPED}; reinstall jaxenhance or pass "
         "--checkpoint=<your workdir>/export")
   return SHIPPED
+
+
+def release_notice() -> str | None:
+  """One line saying what the shipped model does to footage, when it failed the release gate.
+
+  The verdict is stored in ``quickstart/generator.json`` (``release_gate``) by the run that
+  measured it on the held-out suite (``benchmarks/release_gate.py``); a model without a verdict
+  is treated as not cleared.
+  """
+  try:
+    meta = json.loads((SHIPPED / "generator.json").read_text())
+  except (OSError, json.JSONDecodeError):
+    return "the shipped model's model card is missing: reinstall jaxenhance"
+  verdict = meta.get("release_gate") or {}
+  if verdict.get("passed"):
+    return None
+  summary = verdict.get("summary", "it has not been run through the release gate")
+  return (f"the shipped checkpoint is a small demo model that FAILS the release gate on "
+          f"held-out footage ({summary}); use it to try the pipeline, not on footage you care "
+          "about (README: 'Held-out suite and release gate')")

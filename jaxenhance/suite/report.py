@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from jaxenhance import atomic_write
 from jaxenhance.suite import gate
 
 
@@ -27,13 +27,13 @@ def markdown(results: dict[str, Any], title: str = "Held-out suite") -> str:
     if results.get(key) is not None:
       parts.append(f"- {key}: `{results[key]}`")
   f = results["frames"]
-  parts += [f"- {len(results['items'])} items, photos as {f['photo_size'][0]}×"
+  parts += [(f"- {len(results['items'])} items, photos as {f['photo_size'][0]}×"
             f"{f['photo_size'][1]} pan/zoom clips of {f['num_frames']} frames; frames "
-            f"{f['scored']} scored whole (tiled as the enhance CLI does)",
+            f"{f['scored']} scored whole (tiled as the enhance CLI does)"),
             f"- seconds: {results.get('seconds')}", "",
             "## Per rung: compressed → enhanced (Δ), mean over items", "",
-            "| rung | bpp | PSNR | PSNR-Y | SSIM | LPIPS | ΔE2000 | mean shift R,G,B: codec → added "
-            "| worst ΔPSNR | worst ΔLPIPS |", "|" + "---|" * 10]
+            ("| rung | bpp | PSNR | PSNR-Y | SSIM | LPIPS | ΔE2000 | mean shift R,G,B: codec → added "
+            "| worst ΔPSNR | worst ΔLPIPS |"), "|" + "---|" * 10]
   for tag, r in rungs.items():
     shift = (", ".join(f"{r['compressed'][f'shift_{c}']:+.2f}" for c in "rgb") + " → "
              + ", ".join(f"{v:+.2f}" for v in gate.added_shift(r)))
@@ -52,8 +52,8 @@ def markdown(results: dict[str, Any], title: str = "Held-out suite") -> str:
       parts.append(f"| {item['id']} | " + " | ".join(cells) + " |")
   ident = results["identity"]
   parts += ["", "## Colour and identity", "",
-            f"- G(pristine) vs pristine: mean {ident['mean_psnr']:.2f} dB, worst "
-            f"{ident['worst']['item']} {ident['worst']['psnr']:.2f} dB"]
+            (f"- G(pristine) vs pristine: mean {ident['mean_psnr']:.2f} dB, worst "
+            f"{ident['worst']['item']} {ident['worst']['psnr']:.2f} dB")]
   if results.get("palette"):
     worst = max(results["palette"].items(), key=lambda kv: max(abs(v) for v in kv[1]))
     parts.append(f"- flat palette patches: largest shift {worst[0]} "
@@ -89,16 +89,9 @@ def plot(results: dict[str, Any], path: Path) -> None:
   fig.suptitle("held-out suite: enhanced − compressed per item (dots) and mean (bars)",
                fontsize=10)
   fig.tight_layout()
-  tmp = path.with_name(f".{path.stem}-{os.getpid()}.tmp.png")
-  fig.savefig(tmp, dpi=110)
+  with atomic_write.outputs(path) as (tmp,):
+    fig.savefig(tmp, dpi=110)
   plt.close(fig)
-  os.replace(tmp, path)
-
-
-def _write_text(path: Path, text: str) -> None:
-  with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as tmp:
-    tmp.write(text)
-  os.replace(tmp.name, path)
 
 
 def write(results: dict[str, Any], out_dir: str | os.PathLike, title: str = "Held-out suite"
@@ -108,6 +101,6 @@ def write(results: dict[str, Any], out_dir: str | os.PathLike, title: str = "Hel
   out.mkdir(parents=True, exist_ok=True)
   files = {"json": out / "suite.json", "markdown": out / "suite.md", "plot": out / "suite.png"}
   plot(results, files["plot"])
-  _write_text(files["json"], json.dumps(results, indent=1))
-  _write_text(files["markdown"], markdown(results, title))
+  atomic_write.write_text(files["json"], json.dumps(results, indent=1))
+  atomic_write.write_text(files["markdown"], markdown(results, title))
   return {k: str(v) for k, v in files.items()}

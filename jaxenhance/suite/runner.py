@@ -27,8 +27,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,7 +35,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from jaxenhance import assets, codecs, debian_packages
+from jaxenhance import assets, atomic_write, codecs, debian_packages
 from jaxenhance.data import sources
 from jaxenhance.metrics import colour
 from jaxenhance.metrics import lpips as lpips_lib
@@ -141,13 +139,6 @@ def _cache_file(item: items_lib.SuiteItem, rung: codecs.EncodeSettings, num_fram
   return assets.cache_dir() / "suite" / f"compressed-{name}.json"
 
 
-def _write_json(path: Path, data: Any) -> None:
-  path.parent.mkdir(parents=True, exist_ok=True)
-  with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as tmp:
-    json.dump(data, tmp)
-  os.replace(tmp.name, path)
-
-
 def _compressed_row(scorer, item, rung, decoded, pristine, num_frames, scored):
   """Metrics of the compressed input (cached: it does not depend on the model)."""
   frames_sha = hashlib.sha256(np.ascontiguousarray(decoded).tobytes()).hexdigest()
@@ -160,7 +151,8 @@ def _compressed_row(scorer, item, rung, decoded, pristine, num_frames, scored):
     except (json.JSONDecodeError, KeyError):
       pass  # a damaged entry is recomputed below
   metrics = scorer(decoded, pristine)
-  _write_json(cache, {"frames_sha256": frames_sha, "metrics": metrics})
+  cache.parent.mkdir(parents=True, exist_ok=True)
+  atomic_write.write_text(cache, json.dumps({"frames_sha256": frames_sha, "metrics": metrics}))
   return metrics
 
 
