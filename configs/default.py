@@ -30,7 +30,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
   # Stages of the main job (python -m jaxenhance.run); see jaxenhance/run.py.
   c.run = ml_collections.ConfigDict()
-  c.run.stages = ("assets", "features", "prepare", "select", "train", "evaluate", "enhance")
+  c.run.stages = ("assets", "features", "prepare", "select", "train", "evaluate", "suite",
+                  "enhance")
 
   # ---------------------------------------------------------------- data (records + Grain)
   c.data = ml_collections.ConfigDict()
@@ -164,4 +165,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # Test records of each periodic evaluation: a fixed, bounded set so it stays cheap.
   c.eval.train_max_examples = 64
   c.eval.max_examples = 0  # 0: the whole test split
+  # The main job's held-out suite stage (jaxenhance/suite): "full", "quick" or item ids ("" off),
+  # at these rungs (empty: all nine), with the release gate's verdict.
+  c.eval.suite = "full"
+  c.eval.suite_rungs = ()
   return c

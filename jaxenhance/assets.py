@@ -9,7 +9,9 @@ and plain containers only, so a crafted file cannot run code.
 Cache directory: ``$JAXENHANCE_CACHE`` or ``~/.cache/jaxenhance``.
 Per-asset override: ``$JAXENHANCE_<NAME>_PATH`` (e.g. ``JAXENHANCE_VGG16_PATH``).
 
-``python -m jaxenhance.assets check`` prints what was found, where, and its checksum status.
+``python -m jaxenhance.assets check`` prints what was found, where, and its checksum status;
+``python -m jaxenhance.assets fetch-corpus`` fetches and verifies the training corpus
+(``data/corpus.py``), on demand only.
 """
 
 from __future__ import annotations
@@ -346,7 +348,7 @@ def sample_photo(name: str) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-# Command line: python -m jaxenhance.assets [check|fetch-niqe]
+# Command line: python -m jaxenhance.assets [check|fetch-niqe|convert|fetch-corpus]
 # ---------------------------------------------------------------------------------------------
 
 def check_all(verbose: bool = True) -> bool:
@@ -378,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
   parser = argparse.ArgumentParser(prog="python -m jaxenhance.assets", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("command", nargs="?", default="check",
-                      choices=["check", "fetch-niqe", "convert"])
+                      choices=["check", "fetch-niqe", "convert", "fetch-corpus"])
   args = parser.parse_args(argv)
   try:
     if args.command == "fetch-niqe":
@@ -388,6 +390,18 @@ def main(argv: list[str] | None = None) -> int:
       load_vgg16()
       load_fid_inception()
       print(f"converted weights cached in {cache_dir()}")
+      return 0
+    if args.command == "fetch-corpus":
+      # Imported here, as corpus imports this module. Under `python -m` this file is __main__
+      # and corpus raises the AssetError of the imported copy, which the except below would miss.
+      from jaxenhance import assets as imported
+      from jaxenhance.data import corpus
+
+      try:
+        paths = corpus.fetch_corpus(report=lambda line: print(line, flush=True))
+      except imported.AssetError as exc:
+        raise AssetError(str(exc)) from None
+      print(f"corpus: {len(paths)} files verified ({len(corpus.PACKAGES)} packages)")
       return 0
   except AssetError as exc:
     print(f"error: {exc}", file=sys.stderr)

@@ -3,7 +3,8 @@
 Some of the project's footage (the held-out suite's photographs, and training photographs) lives
 in Debian packages of desktop wallpapers. They are fetched once, on demand, never at run time:
 
-  python -m jaxenhance.suite fetch        (or ./launch/setup.sh --suite)
+  python -m jaxenhance.suite fetch           (or ./launch/setup.sh --suite)   the suite's
+  python -m jaxenhance.assets fetch-corpus   (or ./launch/setup.sh --corpus)  the corpus's
 
 ``fetch(package)`` runs ``apt-get download NAME=VERSION`` (no root install, nothing is
 configured), checks the ``.deb``'s size and sha256 against the pin, and extracts it with
@@ -11,7 +12,8 @@ configured), checks the ``.deb``'s size and sha256 against the pin, and extracts
 renamed into place, so a tree is there whole or not at all). Where the machine has no apt (or no
 network), put the ``.deb`` files in ``$JAXENHANCE_DEB_DIR`` and they are used instead, after
 the same checks. Every file read from a package is checked again against its own sha256 by the
-caller (``file_path``), so a tampered tree is refused at use.
+caller (``file_path``), so a tampered tree is refused at use. Errors name the command that fetches
+the package for its caller (``fix``: the suite's by default, the corpus passes its own).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import tempfile
 from pathlib import Path
 
 from jaxenhance import assets
+
+SUITE_FIX = "`python -m jaxenhance.suite fetch` (or ./launch/setup.sh --suite)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +56,43 @@ PACKAGES: dict[str, DebianPackage] = {
         DebianPackage("plasma-workspace-wallpapers", "4:5.27.5-2",
                       "32cd18b71c8c938a18b3b351f217c02ac590e323caa3cf322fbb875ce8892f8b",
                       94_047_772, "GPL-2+ (KDE Visual Design Group)"),
+        # The training corpus (data/corpus.py): real photographs and clips, none of the suite's.
+        DebianPackage("lomiri-wallpapers-16.04", "20.04.0-2",
+                      "a99ff6a3bfe451e4cc0682ecb3cc82e71740626d59e4845ae34a0a0e45421eab",
+                      15_783_184, "CC-BY-4.0, CC-BY-SA-4.0, CC0-1.0 (per file)"),
+        DebianPackage("lomiri-wallpapers-20.04", "20.04.0-2",
+                      "d44e89b8473aafe64a5b678f014862dc31335aaaf18665c544d985d854f1a709",
+                      11_377_208, "CC-BY-SA-3.0"),
+        DebianPackage("lxqt-themes", "1.2.0-1",
+                      "d518df36b515b09d36cb00b12645dd8ce170bb82bb0966297741905ce3edc8e1",
+                      25_778_012, "LGPL-2.1+; wallpapers/License: CC-BY-SA-3.0"),
+        DebianPackage("sddm-theme-maldives", "0.19.0-5",
+                      "d19c0004785df6bccdee3090a0b2cf606fe5dc074183a478bdeb04094ff728e6",
+                      1_248_792, "CC-BY-SA-3.0; background.jpg: CC-BY-3.0"),
+        DebianPackage("digikam-data", "4:7.9.0-1",
+                      "a941a504ba7bdf9d276a43ca3c2a0b2b5b74a55420d8c4b4f29d681e96cbf450",
+                      11_000_040, "GPL-2+"),
+        DebianPackage("palapeli-data", "4:22.12.3-1",
+                      "69a15dce2ac25ed8708ac518cd0cee5f4eb0c70ed15da2fdb8899a19ac0ee058",
+                      2_136_268, "GPL-2+"),
+        DebianPackage("python3-sklearn", "1.2.1+dfsg-1",
+                      "ca0c6be401d14871c7e93cfdd8d1f561595dc65e6e2ad2501d568aee7f7efc58",
+                      2_102_964, "BSD-3-Clause; datasets/images/README.txt: CC-BY-2.0"),
+        DebianPackage("opencv-doc", "4.6.0+dfsg-12",
+                      "4b12681df35878207ac7097dc66184b2ae552e4bf4ddd2af04a0f03ed0b8682a",
+                      95_715_012, "Apache-2.0 AND BSD-3-Clause"),
+        DebianPackage("cimg-examples", "3.2.1+dfsg-1",
+                      "35e7cca321047041b70b079a543407e13411cac44367a9e023779eaf425cede3",
+                      1_980_368, "CeCILL"),
+        DebianPackage("libjxl-testdata", "0.0~git20230110.d6168ff-1",
+                      "a58523413f486760a0f3cbc931142a27e3aa25f77315b862046f089ed34aa2c7",
+                      55_818_872, "BSD-3-clause-Google; external/wesaturate: CC0"),
+        DebianPackage("python-matplotlib-data", "3.6.3-1",
+                      "e4150fcebd35ea11e0f66268da97ce62f98a4cf530c944f755f241da1a9158f9",
+                      2_743_688, "matplotlib license (PSF-based, BSD compatible)"),
+        DebianPackage("python3-imageio", "2.4.1-5",
+                      "4467164fe9fc96f24ef2a50133ef71734294116845c3fc28ca5b102e1d6041e8",
+                      3_137_404, "BSD-2-Clause"),
     ]
 }
 
@@ -68,10 +109,10 @@ def package_root(name: str) -> Path:
   return assets.cache_dir() / "debian" / f"{pkg.name}_{pkg.version.replace(':', '_')}"
 
 
-def _verify_deb(pkg: DebianPackage, path: Path) -> None:
+def _verify_deb(pkg: DebianPackage, path: Path, fix: str) -> None:
   asset = assets.Asset(pkg.name, None, pkg.deb_name, pkg.sha256, pkg.size,
-                       f"python -m jaxenhance.suite fetch (apt-get download {pkg.name}="
-                       f"{pkg.version})", f"Debian package {pkg.name} {pkg.version}")
+                       f"{fix}; it runs apt-get download {pkg.name}={pkg.version}",
+                       f"Debian package {pkg.name} {pkg.version}")
   assets.verify(asset, path)
 
 
@@ -98,8 +139,11 @@ def _download(pkg: DebianPackage, into: Path) -> Path:
   return found
 
 
-def fetch(name: str) -> Path:
-  """Downloads, verifies and extracts package ``name`` once; returns its extracted root."""
+def fetch(name: str, fix: str = SUITE_FIX) -> Path:
+  """Downloads, verifies and extracts package ``name`` once; returns its extracted root.
+
+  ``fix`` is the command that errors tell the user to run (the caller's fetch command).
+  """
   pkg = _package(name)
   root = package_root(name)
   if (root / ".complete").is_file():
@@ -107,7 +151,7 @@ def fetch(name: str) -> Path:
   root.parent.mkdir(parents=True, exist_ok=True)
   with tempfile.TemporaryDirectory(dir=root.parent) as tmp:
     deb = _download(pkg, Path(tmp))
-    _verify_deb(pkg, deb)
+    _verify_deb(pkg, deb, fix)
     staged = Path(tmp) / "tree"
     result = subprocess.run(["dpkg-deb", "-x", str(deb), str(staged)], capture_output=True,
                             text=True, check=False)
@@ -120,20 +164,19 @@ def fetch(name: str) -> Path:
   return root
 
 
-def file_path(package: str, relpath: str, sha256: str) -> Path:
+def file_path(package: str, relpath: str, sha256: str, fix: str = SUITE_FIX) -> Path:
   """The verified path of ``relpath`` inside extracted ``package``.
 
   Raises:
     AssetError: the package is not fetched, or the file is missing or fails its checksum (the
-      message names the fetch command).
+      message names ``fix``, the command that fetches it).
   """
   root = package_root(package)
   path = root / relpath
-  fix = "run `python -m jaxenhance.suite fetch` (or ./launch/setup.sh --suite)"
   if not (root / ".complete").is_file() or not path.is_file():
-    raise assets.AssetError(f"{package}: {relpath} is not in the asset cache; {fix}")
+    raise assets.AssetError(f"{package}: {relpath} is not in the asset cache; run {fix}")
   digest = assets.sha256_of(path)
   if digest != sha256:
     raise assets.AssetError(f"{package}: {path} has sha256 {digest[:16]}…, expected "
-                            f"{sha256[:16]}… (corrupt or replaced); delete {root} and {fix}")
+                            f"{sha256[:16]}… (corrupt or replaced); delete {root} and run {fix}")
   return path

@@ -283,6 +283,34 @@ def run_stage(config: Any, workdir: str | os.PathLike) -> dict[str, Any]:
   return {**summary, "files": files}
 
 
+def run_suite_stage(config: Any, workdir: str | os.PathLike) -> dict[str, Any]:
+  """The main job's ``suite`` stage: ``<workdir>/export`` on ``eval.suite`` at
+  ``eval.suite_rungs``; writes ``<workdir>/suite/`` and returns the per-rung deltas and the
+  gate's verdict. Skipped (saying how to fix it) when the suite's packages are not fetched."""
+  from jaxenhance.suite import gate, report
+  from jaxenhance.suite.runner import SuiteError
+
+  ev = config.get("eval", {})
+  suite = ev.get("suite", "")
+  if not suite:
+    return {"skipped": "eval.suite is empty"}
+  workdir = Path(workdir)
+  try:
+    results = evaluate_suite(workdir, suite, list(ev.get("suite_rungs", ())) or None)
+  except SuiteError as exc:
+    if "jaxenhance.suite fetch" not in str(exc):
+      raise
+    return {"skipped": str(exc)}
+  files = report.write(results, workdir / "suite")
+  failed = [c.name for c in gate.checks(results) if not c.passed]
+  return {"rungs": {tag: {"delta_psnr": round(r["delta_psnr"], 3),
+                          "delta_lpips": round(r["delta_lpips"], 4),
+                          "added_shift": [round(v, 2) for v in gate.added_shift(r)]}
+                    for tag, r in results["rungs"].items()},
+          "identity_psnr": round(results["identity"]["mean_psnr"], 2),
+          "gate": "pass" if not failed else f"fail: {', '.join(failed)}", "files": files}
+
+
 def _define_flags() -> None:
   """Flags exist only when this module is the program (``jaxenhance.run`` imports it)."""
   from ml_collections import config_flags

@@ -10,6 +10,8 @@ into ``<workdir>/summary.json``):
   select   perceptual layer selection on VGG-16 (cached by its parameters)
   train    adversarial training against the perceptual critic
   evaluate held-out metrics of the enhanced output against the compressed input
+  suite    the held-out suite of whole frames (``eval.suite``, ``eval.suite_rungs``) and the
+           release gate's verdict on those rungs
   enhance  enhance a sample clip and write a side-by-side comparison
 
 A stage whose module is not installed in this checkout is reported as skipped, not faked. A
@@ -76,6 +78,7 @@ STAGES["prepare"] = _optional_stage("jaxenhance.prepare", "run_stage")
 STAGES["select"] = _optional_stage("jaxenhance.select_layers", "run_stage")
 STAGES["train"] = _optional_stage("jaxenhance.train", "run_stage")
 STAGES["evaluate"] = _optional_stage("jaxenhance.evaluate", "run_stage")
+STAGES["suite"] = _optional_stage("jaxenhance.evaluate", "run_suite_stage")
 STAGES["enhance"] = _optional_stage("jaxenhance.enhance", "run_stage")
 
 

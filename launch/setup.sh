@@ -4,6 +4,8 @@
 #   ./launch/setup.sh           # package + test extras + assets
 #   ./launch/setup.sh --bench   # also torch 2.13.0 (CPU) for benchmarks and parity scripts
 #   ./launch/setup.sh --suite   # also the held-out suite's pinned Debian packages (162 MB)
+#   ./launch/setup.sh --corpus  # also the training corpus's pinned Debian packages (~230 MB
+#                               # new, 69 files; python -m jaxenhance.assets fetch-corpus)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -12,9 +14,11 @@ command -v "$PY" >/dev/null || PY=python3
 VENV="$ROOT/.venv"
 want_bench=0
 want_suite=0
+want_corpus=0
 for a in "$@"; do
   [[ "$a" == "--bench" ]] && want_bench=1
   [[ "$a" == "--suite" ]] && want_suite=1
+  [[ "$a" == "--corpus" ]] && want_corpus=1
 done
 
 if [[ ! -x "$VENV/bin/python" ]]; then
@@ -46,4 +50,7 @@ fi
 "$VENV/bin/python" -m jaxenhance.assets check
 if [[ $want_suite == 1 ]]; then
   "$VENV/bin/python" -m jaxenhance.suite fetch
+fi
+if [[ $want_corpus == 1 ]]; then
+  "$VENV/bin/python" -m jaxenhance.assets fetch-corpus
 fi
