@@ -78,6 +78,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.generator.depthwise_impl = "shift_add"
   # "rgb" or "luma": what the output conv corrects (models/generator.py, CORRECTIONS).
   c.generator.correction = "rgb"
+  # > 1 (odd): the correction loses its local mean over this window (0: off; generator.py).
+  c.generator.highpass = 0
 
   # ---------------------------------------------------------------- critic
   c.critic = ml_collections.ConfigDict()

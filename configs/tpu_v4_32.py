@@ -7,6 +7,11 @@ which runs on every host:
 Records must be prepared once beforehand (e.g. on Dataflow; see the README) into
 --config.data.data_dir=gs://…/records. Hardware: v4-32. Expected time: ~1 h for 20k steps
 (not measured here: no TPU on the development machines; use --dry_run first to check memory).
+
+Check that it fits a v4-32 without one (needs ./launch/setup.sh --tpu-compile; table in the
+README's Training section):
+  python -m jaxenhance.train --config=configs/tpu_v4_32.py --dry_run --topology=v4-32 \
+      --config.selection.report=benchmarks/results/selection_vgg16/report.json
 """
 
 import importlib.util

@@ -40,7 +40,8 @@ class ExportError(ValueError):
 # config would hang the shape inference (num_blocks 20000) or ask for gigabytes before any
 # comparison with the parameters could refuse it.
 INT_FIELDS = {"width": (1, 1024), "num_scales": (0, 6), "num_blocks": (1, 128),
-              "temporal_window": (1, 15), "channel_multiplier": (1, 4), "expansion": (1, 16)}
+              "temporal_window": (1, 15), "channel_multiplier": (1, 4), "expansion": (1, 16),
+              "highpass": (0, 63)}
 CHOICE_FIELDS = {"kind": generator_lib.KINDS, "depthwise_impl": generator_lib.DEPTHWISE_IMPLS,
                  "correction": generator_lib.CORRECTIONS, "pad_mode": ("reflect", "edge"),
                  "conv_impl": generator_lib.CONV_IMPLS}

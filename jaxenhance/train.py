@@ -3,6 +3,7 @@ r"""Adversarial training of an artifact-removal generator against a perceptual c
   python -m jaxenhance.train --config=configs/quickstart.py --workdir=workdir/quickstart
   python -m jaxenhance.train --config=configs/default.py --workdir=gs://… --config.train.steps=…
   python -m jaxenhance.train --config=… --workdir=… --dry_run   # compile only: memory + FLOPs
+  python -m jaxenhance.train --config=configs/tpu_v4_32.py --dry_run --topology=v4-32  # no TPU
 
 ``train_and_evaluate`` reads top to bottom: logging → mesh → input → models and optimizers →
 sharded state → compiled steps → checkpoint restore → loop. The loop runs ``warmup_steps`` of
@@ -47,6 +48,9 @@ def _define_flags() -> None:
       config=config_flags.DEFINE_config_file("config", None, "Training config."),
       workdir=flags.DEFINE_string("workdir", None, "Work directory (checkpoints, logs)."),
       dry_run=flags.DEFINE_bool("dry_run", False, "Compile the steps, print memory/FLOPs, exit."),
+      topology=flags.DEFINE_string(
+          "topology", None, "With --dry_run: compile for this TPU slice (v4-32, v5e-256, "
+          "v4:2x2x4) on this host, without its devices (needs libtpu; --workdir optional)."),
       overwrite=flags.DEFINE_bool("overwrite", False,
                                   "Delete checkpoints of a different config in --workdir."))
 
@@ -231,6 +235,42 @@ def compiled_cost(compiled) -> dict:
   return out
 
 
+def compile_steps(config: Any, mesh: Any, models: tuple, optimizers: tuple, abstract: Any,
+                  state_sharding: Any, vgg_params: Any) -> tuple[dict, dict, int]:
+  """The train steps compiled ahead of time for ``mesh``: ``(executables, costs, gp_every)``.
+
+  Executables and costs are keyed by :func:`step_kind`. ``abstract`` and ``vgg_params`` may be
+  shapes only, so the same compile serves training, ``--dry_run`` and a TPU topology without
+  its devices (:mod:`jaxenhance.topology`).
+  """
+  from jaxenhance.data import pipeline
+
+  (generator, critic), (g_opt, d_opt) = models, optimizers
+  pretrain_fn, adversarial_fn = steps.make_steps(generator, critic, g_opt, d_opt, config)
+  step_fns = {"pretrain": pretrain_fn, "adversarial": adversarial_fn}
+  # Lazy gradient penalty (W-GAN critics only): the steps in between run a penalty-free step.
+  gp_every = (steps.penalty_interval(config) if isinstance(critic, critic_lib.Critic) else 1)
+  if gp_every > 1:
+    step_fns["adversarial_no_gp"] = steps.make_steps(generator, critic, g_opt, d_opt, config,
+                                                     penalty=False)[1]
+  batch_sharding = sharding.batch_sharding(mesh)
+  vgg_sharding = jax.tree.map(lambda _: sharding.replicated(mesh), vgg_params)
+  jit_kwargs = dict(in_shardings=(state_sharding, batch_sharding, vgg_sharding),
+                    out_shardings=(state_sharding, sharding.replicated(mesh)),
+                    donate_argnums=(0,))
+  abstract_batch = {k: jax.ShapeDtypeStruct(shape, dtype, sharding=batch_sharding)
+                    for k, (shape, dtype) in pipeline.batch_spec(config).items()}
+  # Compiled ahead of time, once: the executables are what the loop calls, and their cost
+  # analysis gives the FLOPs per step (for FLOP/s and MFU) and the memory (for --dry_run).
+  costs, compiled = {}, {}
+  for name, fn in step_fns.items():
+    compiled[name] = jax.jit(fn, **jit_kwargs).lower(abstract, abstract_batch,
+                                                     vgg_params).compile()
+    costs[name] = compiled_cost(compiled[name])
+    logging.info("%s step: %s", name, costs[name])
+  return compiled, costs, gp_every
+
+
 def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = False,
                        overwrite: bool = False) -> dict:
   """Trains per ``config`` in ``workdir``; returns a summary of the run."""
@@ -281,31 +321,10 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
     # Created directly with its shardings: nothing is materialised whole on one device.
     state = jax.jit(init, out_shardings=state_sharding)(rng)
     vgg_params = jax.device_put(vgg.load_params(), sharding.replicated(mesh))
-    vgg_sharding = jax.tree.map(lambda _: sharding.replicated(mesh), vgg_params)
 
     # ---------------------------------------------------------------- compiled steps
-    pretrain_fn, adversarial_fn = steps.make_steps(generator, critic, g_opt, d_opt, config)
-    step_fns = {"pretrain": pretrain_fn, "adversarial": adversarial_fn}
-    # Lazy gradient penalty (W-GAN critics only): the steps in between run a penalty-free step.
-    gp_every = (steps.penalty_interval(config) if isinstance(critic, critic_lib.Critic) else 1)
-    if gp_every > 1:
-      step_fns["adversarial_no_gp"] = steps.make_steps(generator, critic, g_opt, d_opt, config,
-                                                       penalty=False)[1]
-    batch_sharding = sharding.batch_sharding(mesh)
-    jit_kwargs = dict(in_shardings=(state_sharding, batch_sharding, vgg_sharding),
-                      out_shardings=(state_sharding, sharding.replicated(mesh)),
-                      donate_argnums=(0,))
-    batch_spec = pipeline.batch_spec(config)
-    abstract_batch = {k: jax.ShapeDtypeStruct(shape, dtype, sharding=batch_sharding)
-                      for k, (shape, dtype) in batch_spec.items()}
-    # Compiled ahead of time, once: the executables are what the loop calls, and their cost
-    # analysis gives the FLOPs per step (for FLOP/s and MFU) and the memory (for --dry_run).
-    costs, compiled = {}, {}
-    for name, fn in step_fns.items():
-      compiled[name] = jax.jit(fn, **jit_kwargs).lower(abstract, abstract_batch,
-                                                       vgg_params).compile()
-      costs[name] = compiled_cost(compiled[name])
-      logging.info("%s step: %s", name, costs[name])
+    compiled, costs, gp_every = compile_steps(config, mesh, (generator, critic), (g_opt, d_opt),
+                                              abstract, state_sharding, vgg_params)
     if dry_run:
       print(json.dumps({"devices": mesh.size, "platform": jax.devices()[0].platform,
                         "per_device": costs}, indent=1))
@@ -456,6 +475,18 @@ def run_stage(config: Any, workdir: Path) -> dict:
 def main(argv: list[str]) -> None:
   del argv
   xla_cache.enable()
+  if _FLAGS["topology"].value:
+    if not _FLAGS["dry_run"].value:
+      raise app.UsageError("--topology compiles only; add --dry_run")
+    from jaxenhance import topology
+
+    try:
+      topology.check_fits(topology.dry_run(_FLAGS["config"].value, _FLAGS["topology"].value,
+                                           _FLAGS["workdir"].value))
+    except topology.TopologyError as exc:
+      print(f"jaxenhance train: error: {exc}", file=sys.stderr, flush=True)
+      sys.exit(2)
+    return
   if _FLAGS["workdir"].value is None:
     raise app.UsageError("--workdir is required")
   from jaxenhance.data import pipeline

@@ -242,3 +242,30 @@ def test_luma_correction_moves_lightness_only():
 def test_make_generator_rejects_unknown_correction():
   with pytest.raises(ValueError, match="generator.correction"):
     gen_lib.make_generator(ml_collections.ConfigDict({"correction": "yuv"}))
+
+
+def test_highpass_correction_leaves_flat_areas_alone():
+  """generator.highpass: the correction loses its local mean, so on a flat patch (where the
+  network's correction is a constant away from the borders) the output equals the input, and
+  a brightness drift cannot be added; the window is tile-compatible (translation-equivariant)."""
+  g = gen_lib.make_generator(ml_collections.ConfigDict(
+      {"kind": "residual", "width": 8, "num_scales": 0, "num_blocks": 1, "correction": "luma",
+       "highpass": 9}))
+  params = g.init(KEY, jnp.zeros((1, 16, 16, 3)))
+  leaves, tree = jax.tree_util.tree_flatten(params)
+  keys = jax.random.split(jax.random.key(2, impl="rbg"), len(leaves))
+  params = jax.tree_util.tree_unflatten(
+      tree, [0.3 * jax.random.normal(k, x.shape) for k, x in zip(keys, leaves)])
+  flat = jnp.full((1, 64, 64, 3), jnp.asarray([60, 160, 60], jnp.float32) / 255.0)
+  y = np.asarray(g.apply(params, flat, clip=False))
+  no_highpass = g.clone(highpass=0).apply(params, flat, clip=False)
+  inner = (slice(None), slice(12, -12), slice(12, -12))
+  assert np.abs(np.asarray(no_highpass - flat)[inner]).max() > 1e-3  # the network does correct
+  np.testing.assert_allclose(y[inner], np.asarray(flat)[inner], atol=1e-5)
+  # Equivariance: a shifted input gives the shifted output, away from the borders.
+  x = jnp.asarray(_jpeg_frames(1, 48, 64))
+  a = np.asarray(g.apply(params, x, clip=False))
+  b = np.asarray(g.apply(params, x[:, 8:], clip=False))
+  np.testing.assert_allclose(a[:, 8 + 16:-16, 16:-16], b[:, 16:-16, 16:-16], atol=1e-5)
+  with pytest.raises(ValueError, match="highpass"):
+    gen_lib.make_generator(ml_collections.ConfigDict({"highpass": 4}))

@@ -28,6 +28,7 @@ def test_main_job_runs_every_stage(tmp_path):
       "--config.train.steps=6", "--config.train.warmup_steps=3", "--config.train.log_every=3",
       "--config.train.checkpoint_every=3", "--config.train.image_summary_every=3",
       "--config.eval.metrics=('psnr','ssim','lpips')", "--config.eval.max_examples=16",
+      "--config.eval.suite=video/carphone",  # the suite stage on its always-installed item
   ]
   env = dict(os.environ, JAX_PLATFORMS="cpu")
   out = subprocess.run(
@@ -37,7 +38,7 @@ def test_main_job_runs_every_stage(tmp_path):
   assert out.returncode == 0, out.stderr[-4000:]
   summary = json.loads((tmp_path / "summary.json").read_text())
   assert set(summary) == {"assets", "features", "prepare", "select", "train", "evaluate",
-                          "enhance"}
+                          "suite", "enhance"}
   for name, stage in summary.items():
     assert "skipped" not in stage, (name, stage)
   assert summary["train"]["last_step"] == 6
@@ -45,4 +46,6 @@ def test_main_job_runs_every_stage(tmp_path):
   assert (tmp_path / "selection" / "report.json").is_file()
   assert (tmp_path / "export" / "generator.msgpack").is_file()
   assert (tmp_path / "eval" / "results.json").is_file()
+  assert set(summary["suite"]["rungs"]) == {"h264_qp37", "jpeg_qf10"}
+  assert (tmp_path / "suite" / "suite.md").is_file()
   assert list((tmp_path / "enhance").glob("*.mp4"))

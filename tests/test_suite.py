@@ -214,3 +214,30 @@ def test_photo_items_are_whole_360_row_frames():
   assert frames.shape == (runner.NUM_FRAMES, 360, 480, 3)
   assert frames.std() > 20  # real content, not a flat fill
   assert not np.array_equal(frames[0], frames[-1])  # the camera moves
+
+
+def test_a_rung_the_codec_cannot_encode_names_item_and_rung(monkeypatch):
+  from jaxenhance import codecs
+
+  def refuse(frames, fps, settings):
+    raise codecs.CodecError("libsvtav1 refused the frame size")
+
+  monkeypatch.setattr(runner.codecs, "round_trip", refuse)
+  g, params = _generator()
+  with pytest.raises(runner.SuiteError, match=r"video/carphone, rung av1_crf45: libsvtav1"):
+    runner.run(g, params, runner.SuiteRun(item_ids=["video/carphone"], rung_tags=["av1_crf45"]),
+               progress=False)
+
+
+def test_shipped_model_keeps_colours_and_clean_frames():
+  """The shipped generator on flat palette patches and on pristine carphone frames: it may move
+  lightness a little, never hue (the first shipped model moved flat cyan by +22, -20, +19)."""
+  from jaxenhance import enhance
+
+  g, params, _ = enhance.load_checkpoint("shipped")
+  model = runner._Model(g, params)
+  shifts = np.array(list(runner.palette_check(model).values()))
+  assert np.abs(shifts).max() <= 6.0, shifts
+  assert np.abs(shifts - shifts.mean(axis=1, keepdims=True)).max() <= 1.0, shifts  # no hue shift
+  pristine = runner.pristine_clip(items.items_by_id(["video/carphone"])[0])
+  assert runner.identity_psnr(model, pristine, runner.SCORED_FRAMES) >= 38.0

@@ -207,9 +207,13 @@ def test_one_device_and_eight_devices_agree(records, tmp_path):
                                err_msg=key)
   # Differences of nearly equal means (Wasserstein estimate, critic loss) and the small gradient
   # penalty amplify that round-off relative to their own size: compared on an absolute scale.
-  for key in ("wasserstein", "d_loss", "gp"):
+  for key in ("wasserstein", "gp"):
     np.testing.assert_allclose(eight["metrics"][key], one["metrics"][key], rtol=0, atol=2e-3,
                                err_msg=key)
+  # The critic loss carries lambda_gp = 10 times the penalty's round-off (2.8e-3 seen on an
+  # AVX-512 CPU with d_real, d_fake and gp all within their tolerances).
+  np.testing.assert_allclose(eight["metrics"]["d_loss"], one["metrics"]["d_loss"], rtol=0,
+                             atol=5e-3, err_msg="d_loss")
   # Adam's per-parameter normalisation turns sign flips of near-zero gradients into full-size
   # updates, so parameter sums drift by ~1e-3 relative over 6 steps from round-off alone.
   np.testing.assert_allclose(eight["g_sum"], one["g_sum"], rtol=5e-3)

@@ -87,6 +87,16 @@ def pad_to_multiple(x: Array, multiple: int, mode: str = "reflect") -> Array:
   return jnp.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode)
 
 
+def remove_local_mean(x: Array, size: int) -> Array:
+  """``x`` minus its mean over ``size`` x ``size`` windows (reflect-padded): a high-pass that is
+  translation-equivariant, so tiled enhancement still matches whole frames."""
+  r = size // 2
+  padded = jnp.pad(x, ((0, 0), (r, r), (r, r), (0, 0)), mode="reflect")
+  total = jax.lax.reduce_window(padded, 0.0, jax.lax.add, (1, size, size, 1), (1, 1, 1, 1),
+                                "VALID")
+  return x - total / (size * size)
+
+
 def upsample_nearest(x: Array, factor: int = 2) -> Array:
   """Nearest-neighbour upsampling of NHWC by an integer factor."""
   n, h, w, c = x.shape
@@ -288,6 +298,10 @@ class Generator(nn.Module):
     correction: "rgb" (the output conv predicts a correction per channel) or "luma" (one
       correction added to R, G and B alike: colours cannot move, only lightness; see
       ``CORRECTIONS``).
+    highpass: if > 1 (odd), the correction loses its local mean over ``highpass`` x
+      ``highpass`` windows (``remove_local_mean``): compression artifacts (blocking, ringing,
+      mosquito noise) live at high frequencies, and a slow drift of brightness or colour is
+      never what a codec did wrong.
     dtype: computation dtype (params stay float32).
   """
 
@@ -302,6 +316,7 @@ class Generator(nn.Module):
   depthwise_impl: str = "shift_add"
   conv_impl: str = "xla"
   correction: str = "rgb"
+  highpass: int = 0
   dtype: Any = jnp.float32
 
   @property
@@ -344,6 +359,8 @@ class Generator(nn.Module):
     channels = 1 if self.correction == "luma" else 3
     correction = nn.Conv(channels, (3, 3), kernel_init=nn.initializers.zeros, dtype=self.dtype,
                          name="out")(x)
+    if self.highpass > 1:
+      correction = remove_local_mean(correction, self.highpass)
     # A luma correction is one value added to R, G and B alike: since the luma weights of
     # BT.601 and BT.709 sum to one, that moves Y by the value and leaves Cb, Cr unchanged.
     y = centre.astype(jnp.float32) + correction[:, :h, :w].astype(jnp.float32)
@@ -373,6 +390,9 @@ def make_generator(config: Any) -> Generator:
   correction = get("correction", "rgb")  # exports from before this option corrected RGB
   if correction not in CORRECTIONS:
     raise ValueError(f"generator.correction must be one of {CORRECTIONS}; got {correction!r}")
+  highpass = int(get("highpass", 0))
+  if highpass < 0 or (highpass > 1 and highpass % 2 == 0):
+    raise ValueError(f"generator.highpass must be 0 (off) or an odd window size; got {highpass}")
   return Generator(
       kind=kind,
       width=int(get("width", 32 if kind == "fast" else 64)),
@@ -385,4 +405,5 @@ def make_generator(config: Any) -> Generator:
       depthwise_impl=depthwise_impl,
       conv_impl=conv_impl,
       correction=correction,
+      highpass=highpass,
   )
