@@ -110,9 +110,10 @@ def memory_row(memory: Any) -> dict[str, int]:
 def report(rows: dict[str, dict], flops: dict[str, float], capacity: int | None, title: str
            ) -> tuple[str, bool]:
   """The per-device table and whether every step fits ``capacity`` bytes (None: unknown)."""
-  mib = lambda b: f"{b / 2 ** 20:,.1f}"  # noqa: E731
-  lines = [title, f"{'step':<18}{'args MiB':>11}{'out MiB':>10}{'alias MiB':>11}"
-                  f"{'temp MiB':>10}{'code MiB':>10}{'total MiB':>11}{'GFLOP/step':>12}"]
+  mib = lambda b: f"{b / 2 ** 20:,.1f}"
+  header = (f"{'step':<18}{'args MiB':>11}{'out MiB':>10}{'alias MiB':>11}{'temp MiB':>10}"
+            f"{'code MiB':>10}{'total MiB':>11}{'GFLOP/step':>12}")
+  lines = [title, header]
   for name, row in rows.items():
     lines.append(f"{name:<18}{mib(row['argument']):>11}{mib(row['output']):>10}"
                  f"{mib(row['alias']):>11}{mib(row['temp']):>10}{mib(row['generated_code']):>10}"
@@ -154,7 +155,7 @@ def dry_run(config: Any, name: str, workdir: str | Path | None = None) -> dict:
   except (FileNotFoundError, ValueError) as exc:  # e.g. critic.layers=selected, no report
     raise TopologyError(str(exc)) from exc
   g_opt, d_opt = steps.make_optimizers(config)
-  init = lambda r: train.init_state(generator, critic, g_opt, d_opt, config, r)  # noqa: E731
+  init = lambda r: train.init_state(generator, critic, g_opt, d_opt, config, r)
   abstract = jax.eval_shape(init, jax.random.PRNGKey(int(config.seed)))
   rule = config.get("sharding", "data")
   state_sharding = sharding.param_shardings(abstract, mesh, rule)

