@@ -67,6 +67,7 @@ def test_changed_generator_changes_only_the_enhanced_row(fresh, records):
   # high-pass, which would remove exactly such a drift).
   generator = generator.clone(highpass=0)
   ev = evaluate.Evaluator(config, records, metrics=CHEAP, max_examples=8)
+  compiled_before = evaluate._enhance_fn.cache_info().misses
   identity = ev.run(generator, params)
   brighter = jax.tree_util.tree_map_with_path(
       lambda path, x: x + 0.1 if "out" in str(path) and "bias" in str(path) else x, params)
@@ -74,7 +75,8 @@ def test_changed_generator_changes_only_the_enhanced_row(fresh, records):
   assert changed["compressed/psnr"] == identity["compressed/psnr"]
   assert changed["enhanced/psnr"] < identity["enhanced/psnr"] - 3
   assert changed["enhanced/lpips"] > identity["enhanced/lpips"]
-  assert evaluate._enhance_fn.cache_info().currsize == 1  # one compilation
+  # One compilation serves both parameter sets.
+  assert evaluate._enhance_fn.cache_info().misses - compiled_before <= 1
   assert identity["count"] == ev.count == 8
 
 
