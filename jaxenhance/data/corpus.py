@@ -42,23 +42,10 @@ _CLIP_SUFFIXES = (".mp4", ".avi")
 
 
 @dataclasses.dataclass(frozen=True)
-class CorpusItem:
-  """One photograph or clip of the corpus.
-
-  Attributes:
-    id: short name (``opencv/Footballer``), unique.
-    category: nature, landscape, sky, animals, architecture, city, indoor, objects, people, text.
-    package: the pinned Debian package that ships it.
-    path: the file inside the extracted package.
-    sha256: checksum of that file.
-    licence: as stated in its package (debian/copyright or a licence file beside the image).
-  """
-  id: str
-  category: str
-  package: str
-  path: str
-  sha256: str
-  licence: str
+class CorpusItem(debian_packages.PackagedFile):
+  """One photograph or clip of the corpus (category: nature, landscape, sky, animals,
+  architecture, city, indoor, objects, people, text; licence as its debian/copyright or a
+  licence file beside the image states)."""
 
   @property
   def kind(self) -> str:

@@ -20,7 +20,7 @@ short CPU training tried so far).
 
 Routing (``route``) groups frames by class so each generator of the ``Ensemble`` runs once on a
 batch of its frames; a user-given ``override_class`` replaces the prediction for every frame
-(SPEC.md: users can override the predicted quality). Conditioning one generator on the predicted
+(users can override the predicted quality). Conditioning one generator on the predicted
 quality instead of an ensemble is not implemented; ``Predictor.predict_class`` returns the
 probabilities such a generator would take as its conditioning input.
 
@@ -49,7 +49,7 @@ Array = jax.Array
 
 JPEG_QFS = (5, 10, 20, 30, 40, 60)
 H264_QP_BINS = ((22, 27), (28, 32), (33, 37), (38, 42), (43, 51))
-# Representative QP of each bin: the SPEC ladder value (27, 32, 37, 42) inside it, else the middle.
+# Representative QP of each bin: the default ladder's value (27, 32, 37, 42) inside it, else the middle.
 H264_QP_VALUES = (27, 32, 37, 42, 47)
 
 PARAMS_FILE = "predictor.msgpack"

