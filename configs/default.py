@@ -18,6 +18,7 @@ def default_ladder():
       dict(codec="h264", param="qp", values=[27, 32, 37, 42]),
       dict(codec="hevc", param="qp", values=[27, 32, 37, 42]),
       dict(codec="av1", param="crf", values=[35, 45, 55]),
+      dict(codec="vp9", param="crf", values=[40, 50]),
       dict(codec="jpeg", param="qf", values=[5, 10, 20, 30, 40, 60]),
   ]
 

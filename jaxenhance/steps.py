@@ -82,11 +82,21 @@ def make_optimizers(config: Any) -> tuple[optax.GradientTransformation,
   The generator may have its own betas (``generator_b1/b2``; configs without them share the
   critic's ``b1/b2``) and a gradient-norm clip (``generator_clip_norm``, 0: off). W-GAN-GP's
   (0, 0.9) suits the critic; content pretraining of the generator commonly uses (0.9, 0.999).
+  ``generator_lr_decay`` = "cosine" lowers the generator's rate along a cosine to
+  ``generator_lr_final`` times its start over ``train.steps`` ("constant", the default, keeps
+  it); the schedule reads the optimizer's own step count, so a resumed run continues it exactly.
   """
   t = config.train
   g_b1 = t.get("generator_b1", None)
   g_b2 = t.get("generator_b2", None)
-  g_opt = make_optimizer(t.lr_generator, t.b1 if g_b1 is None else g_b1,
+  decay = t.get("generator_lr_decay", "constant")
+  if decay not in ("constant", "cosine"):
+    raise ValueError(f"train.generator_lr_decay must be 'constant' or 'cosine'; got {decay!r}")
+  g_lr = t.lr_generator
+  if decay == "cosine":
+    g_lr = optax.cosine_decay_schedule(t.lr_generator, int(t.steps),
+                                       alpha=float(t.get("generator_lr_final", 0.1)))
+  g_opt = make_optimizer(g_lr, t.b1 if g_b1 is None else g_b1,
                          t.b2 if g_b2 is None else g_b2, float(t.get("generator_clip_norm", 0.0)))
   d_opt = make_optimizer(t.lr_critic, t.b1, t.b2)
   return g_opt, d_opt

@@ -347,6 +347,7 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
     # Reads the test split through its own pipeline: the train iterator (and so resuming) is
     # untouched.
     eval_every = int(config.train.get("eval_every", 0))
+    export_every = int(config.train.get("export_every", 0))  # 0: only the final export
     evaluator = make_evaluator(config, data_dir)
 
     # ---------------------------------------------------------------- loop
@@ -419,6 +420,13 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
         if step % int(config.train.checkpoint_every) == 0 or step == total_steps \
             or preemption.requested:
           checkpointer.save(step, state, train_iter, force=preemption.requested)
+        if export_every and step % export_every == 0:
+          # A generator snapshot per interval (<workdir>/exports/step_N) for the learning curve
+          # on the held-out suite; a few hundred kB each.
+          g_host = host_params(state["g_params"])  # collective: every process takes part
+          if jax.process_index() == 0:
+            export.save_generator(workdir / "exports" / f"step_{step}", config.generator, g_host,
+                                  {"step": step, "metrics": last_metrics})
         if preemption.requested:
           logging.warning("SIGTERM: saved checkpoint %d, exiting", step)
           print(f"SIGTERM received: checkpoint {step} saved, exiting", flush=True)

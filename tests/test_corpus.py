@@ -119,3 +119,18 @@ def test_fetched_corpus_verifies_and_loads_as_clips():
   chroma = pan.frames.max(-1).astype(np.int16) - pan.frames.min(-1)
   assert chroma.mean() > 5  # a colour photograph, not a grey one
   assert video.frames.shape[0] == 6 and video.size[0] <= 120
+
+
+def test_records_build_refuses_a_corpus_file_that_is_missing_or_altered(tmp_path, monkeypatch):
+  monkeypatch.setattr(assets, "cache_dir", lambda: tmp_path)
+  spec = corpus.corpus_specs()[0]
+  with pytest.raises(assets.AssetError, match=r"not in the asset cache; run .*fetch-corpus"):
+    corpus.verify_specs(["sample:bikes", spec])
+  item = corpus.ITEMS[0]
+  root = debian_packages.package_root(item.package)
+  (root / item.path).parent.mkdir(parents=True)
+  (root / item.path).write_bytes(b"not the photo")
+  (root / ".complete").write_text("")
+  with pytest.raises(assets.AssetError, match=f"{item.package}.*fetch-corpus"):
+    corpus.verify_specs([spec])
+  corpus.verify_specs(["sample:bikes", "photo:astronaut"])  # not corpus files: nothing to check

@@ -424,3 +424,20 @@ def test_odd_sized_420_is_decoded_exactly(tmp_path):
   want = codecs.yuv420_to_rgb(y, u, v, matrix="bt601")[:63, :47]  # untagged SD: BT.601
   np.testing.assert_array_equal(got, want)
   assert codecs.psnr(photo[:63, :47], got) > 30.0  # only 4:2:0 chroma loss remains
+
+
+def test_photo_heights_animate_each_photo_at_each_scale_as_one_source():
+  clips = sources.resolve_sources(["photo:chelsea", "photo:coffee"], max_frames=3, max_height=64,
+                                  photo_heights=(48, 96))
+  assert [c.source_id for c in clips] == ["photo:chelsea@48", "photo:chelsea@96",
+                                          "photo:coffee@48", "photo:coffee@96"]
+  assert [c.size[0] for c in clips] == [48, 96, 48, 96]
+  # Each scale has its own camera path, but all scales of a photo are one source for splits.
+  assert sources.base_source_id("photo:chelsea@96") == "photo:chelsea"
+  assert sources.base_source_id("file:/v/a@96") == "file:/v/a@96"
+  with pytest.raises(sources.SourceError, match="photo:chelsea is in both"):
+    sources.check_disjoint({"train": clips[:1], "test": clips[1:2]})
+  sources.check_disjoint({"train": clips[:2], "test": clips[2:]})
+  # Without photo_heights a photo is one clip at max_height, with its plain id.
+  (plain,) = sources.resolve_sources(["photo:chelsea"], max_frames=3, max_height=64)
+  assert plain.source_id == "photo:chelsea" and plain.size[0] == 64

@@ -244,3 +244,22 @@ def test_shipped_configs_build_their_steps(name, vgg_params, tmp_path):
   for fn in (pre, adv):
     _, metrics = jax.eval_shape(fn, state, batch, vgg_params)
     assert metrics["generator_loss"].shape == ()
+
+
+def test_cosine_generator_rate_decays_over_the_run():
+  config = ml_collections.ConfigDict({"train": dict(
+      lr_generator=1e-2, lr_critic=1e-3, b1=0.0, b2=0.9, generator_b1=0.9, generator_b2=0.999,
+      generator_clip_norm=0.0, generator_lr_decay="cosine", generator_lr_final=0.1, steps=10)})
+  g_opt, _ = steps.make_optimizers(config)
+  params = {"w": jnp.zeros(4)}
+  state = g_opt.init(params)
+  sizes = []
+  for _ in range(11):  # Adam's first updates are ~lr in size for a constant gradient
+    updates, state = g_opt.update({"w": jnp.ones(4)}, state, params)
+    sizes.append(float(jnp.abs(updates["w"]).mean()))
+  np.testing.assert_allclose(sizes[0], 1e-2, rtol=1e-3)
+  np.testing.assert_allclose(sizes[10], 1e-3, rtol=1e-3)  # the final rate: 0.1 x the start
+  assert all(a >= b for a, b in zip(sizes, sizes[1:]))
+  config.train.generator_lr_decay = "linear"
+  with pytest.raises(ValueError, match="'constant' or 'cosine'"):
+    steps.make_optimizers(config)

@@ -42,7 +42,8 @@ def test_registry_has_twenty_real_items_with_pins():
 @pytest.mark.parametrize("name,arg", [
     ("quickstart.py", None), ("default.py", None), ("galteri_jpeg.py", None), ("qf.py", None),
     ("gpu8.py", None), ("tpu_v4_32.py", None), ("paper.py", "selected"),
-    ("paper.py", "selected,cpu"), ("select_layers.py", None)])
+    ("paper.py", "selected,cpu"), ("select_layers.py", None), ("flagship.py", "content"),
+    ("flagship.py", "adversarial")])
 def test_no_training_config_reads_a_suite_item(name, arg):
   config = _load_config(name, arg)
   data = config.get("data")

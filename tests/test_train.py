@@ -31,6 +31,7 @@ def params_of(summary):
 
 def test_train_writes_checkpoints_export_and_logs(records, tmp_path):
   config = tiny_config(records)
+  config.train.export_every = 2  # snapshots for the learning curve
   summary = train.train_and_evaluate(config, tmp_path)
   assert summary["last_step"] == 6
   assert np.isfinite(summary["metrics"]["generator_loss"])
@@ -42,6 +43,12 @@ def test_train_writes_checkpoints_export_and_logs(records, tmp_path):
   generator, params, meta = export.load_generator(tmp_path / "export")
   assert meta["step"] == 6 and meta["critic_layers"] == ["relu1_2"]
   assert list((tmp_path / "logs").glob("events.out.tfevents.*"))
+  assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == ["step_2", "step_4",
+                                                                      "step_6"]
+  _, snapshot, snapshot_meta = export.load_generator(tmp_path / "exports" / "step_6")
+  assert snapshot_meta["step"] == 6
+  assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(snapshot),
+                                                  jax.tree.leaves(params)))
 
 
 def test_lazy_gradient_penalty_trains(records, tmp_path):

@@ -81,6 +81,7 @@ class RecordSpec:
   preset: str
   patches: records.PatchSettings
   skip_unreadable: bool = False  # skip unreadable files of dir:/photodir: sources
+  photo_heights: tuple[int, ...] = ()  # animate each photo at these frame heights (sources.py)
 
   @classmethod
   def from_config(cls, config: Any) -> RecordSpec:
@@ -103,6 +104,7 @@ class RecordSpec:
         preset=str(data.preset or ""),
         patches=records.PatchSettings.from_config(data, seed=patch_seed),
         skip_unreadable=bool(data.get("skip_unreadable", False)),
+        photo_heights=tuple(int(h) for h in data.get("photo_heights", ())),
     )
 
   def rungs(self) -> list[codecs.EncodeSettings]:
@@ -114,8 +116,9 @@ class RecordSpec:
 
   def to_json(self) -> str:
     settings = dataclasses.asdict(self)
-    if not settings["skip_unreadable"]:  # absent when off: older records keep their hash
-      del settings["skip_unreadable"]
+    for name in ("skip_unreadable", "photo_heights"):  # absent when off: old records keep hashes
+      if not settings[name]:
+        del settings[name]
     return json.dumps(settings, sort_keys=True)
 
   @property
@@ -136,6 +139,9 @@ class RecordSpec:
       raise records.RecordError(
           f"data.train_sources {reserved} read items of the held-out suite "
           "(jaxenhance/suite/items.py); training must never see them: drop those sources.")
+    from jaxenhance.data import corpus  # a corpus file is read only after its checksum passes
+
+    corpus.verify_specs(self.train_sources + self.test_sources)
     both = sorted(set(self.train_sources) & set(self.test_sources))
     if both:
       raise records.RecordError(
@@ -184,7 +190,8 @@ def _positions(clip: sources.Clip, settings: records.PatchSettings) -> np.ndarra
 def _load_clips(spec: RecordSpec, specs: Sequence[str]) -> list[sources.Clip]:
   return sources.resolve_sources(list(specs), max_frames=spec.max_frames,
                                  max_height=spec.max_height, fps=spec.fps,
-                                 seed=spec.patches.seed, skip_unreadable=spec.skip_unreadable)
+                                 seed=spec.patches.seed, skip_unreadable=spec.skip_unreadable,
+                                 photo_heights=spec.photo_heights)
 
 
 def _run_job(job: tuple) -> records.RungResult:

@@ -276,6 +276,20 @@ def fetch_corpus(report: Callable[[str], None] | None = None) -> list[Path]:
   return corpus_paths()
 
 
+def verify_specs(specs: Sequence[str]) -> None:
+  """Verifies every corpus file that ``specs`` read (by its sha256), before a records build.
+
+  Raises:
+    AssetError: a corpus package is not fetched, or one of its files is missing or fails its
+      checksum; the message names the package and the fetch command.
+  """
+  by_spec = dict(zip(corpus_specs(), ITEMS))  # corpus_specs() lists ITEMS in order
+  for spec in specs:
+    item = by_spec.get(str(spec))
+    if item is not None:
+      debian_packages.file_path(item.package, item.path, item.sha256, fix=FIX)
+
+
 def corpus_specs(kinds: Sequence[str] = KINDS) -> list[str]:
   """Source specs for ``data.train_sources``: ``photo:<path>`` per photo, ``file:<path>`` per clip.
 

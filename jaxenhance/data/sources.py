@@ -18,8 +18,12 @@ height and width (yuv420p needs even sizes; cropping invents no pixels). Sample 
 H.264-compressed already, so they are always downscaled by at least 2x, which averages their own
 coding artefacts away before they serve as ground truth.
 
+Photos can be animated at several scales (``photo_heights``): one clip per frame height, with
+ids ``photo:<name>@<height>``. Smaller frames hold the same scene downscaled further (denser
+detail per pixel), larger ones softer detail, as footage of different resolutions has.
+
 Splits are by source: ``split_by_source`` and ``resolve_splits`` never put one source id in two
-splits.
+splits, and the scales of one photo count as one source (``base_source_id``).
 """
 
 from __future__ import annotations
@@ -278,16 +282,33 @@ def _files_in(folder: str, extensions: tuple[str, ...], kind: str) -> list[Path]
   return files
 
 
-def _photo_from(name_or_path, num_frames, max_height, fps, seed) -> Clip:
+def base_source_id(source_id: str) -> str:
+  """The source a clip comes from: a photo clip's id without its ``@<height>`` scale."""
+  if source_id.startswith("photo:"):
+    head, sep, tail = source_id.rpartition("@")
+    if sep and tail.isdigit():
+      return head
+  return source_id
+
+
+def _photo_clips(name_or_path, num_frames, max_height, fps, seed,
+                 heights: Sequence[int] = ()) -> list[Clip]:
+  """One pan/zoom clip of a photo at ``max_height``, or one per entry of ``heights``."""
   photo, source_id = load_photo(name_or_path)
-  # The seed is mixed with the id so that every photo gets its own camera path.
-  photo_seed = int.from_bytes(hashlib.sha1(f"{seed}:{source_id}".encode()).digest()[:4], "little")
-  return photo_clip(photo, num_frames, photo_frame_size(photo.shape, max_height), fps=fps,
-                    seed=photo_seed, source_id=source_id)
+  clips = []
+  for height in heights or (max_height,):
+    clip_id = f"{source_id}@{int(height)}" if heights else source_id
+    # The seed is mixed with the id so that every photo (and scale) gets its own camera path.
+    photo_seed = int.from_bytes(hashlib.sha1(f"{seed}:{clip_id}".encode()).digest()[:4],
+                                "little")
+    clips.append(photo_clip(photo, num_frames, photo_frame_size(photo.shape, int(height)),
+                            fps=fps, seed=photo_seed, source_id=clip_id))
+  return clips
 
 
 def _each_file(spec: str, paths: Sequence[Path], load, skip_unreadable: bool):
-  """Loads every file of a folder source (``dir:``, ``photodir:``); yields the clips.
+  """Loads every file of a folder source (``dir:``, ``photodir:``; ``load(path)`` returns a clip
+  or a list of clips); yields the clips.
 
   One unreadable file fails the whole source unless ``skip_unreadable``: then it is skipped with
   a warning (a folder of real footage often holds one broken download), and only a folder where
@@ -296,7 +317,7 @@ def _each_file(spec: str, paths: Sequence[Path], load, skip_unreadable: bool):
   loaded = 0
   for path in paths:
     try:
-      clip = load(path)
+      loaded_clips = load(path)
     except (SourceError, video_io.VideoError, OSError) as exc:
       if not skip_unreadable:
         raise SourceError(f"{exc} (a file of '{spec}'; set data.skip_unreadable=True to skip "
@@ -304,13 +325,14 @@ def _each_file(spec: str, paths: Sequence[Path], load, skip_unreadable: bool):
       logger.warning("'%s': skipping %s: %s", spec, path.name, exc)
       continue
     loaded += 1
-    yield clip
+    yield from (loaded_clips if isinstance(loaded_clips, list) else [loaded_clips])
   if not loaded:
     raise SourceError(f"'{spec}': none of its {len(paths)} files could be read.")
 
 
 def resolve_sources(specs: Sequence[str], max_frames: int, max_height: int, fps: float = 25.0,
-                    seed: int = 0, skip_unreadable: bool = False) -> list[Clip]:
+                    seed: int = 0, skip_unreadable: bool = False,
+                    photo_heights: Sequence[int] = ()) -> list[Clip]:
   """Loads every source named by ``specs`` (see the module docstring for the forms).
 
   Args:
@@ -321,6 +343,8 @@ def resolve_sources(specs: Sequence[str], max_frames: int, max_height: int, fps:
     seed: seed of the photo camera paths.
     skip_unreadable: skip (with a warning) the files of ``dir:``/``photodir:`` sources that
       cannot be read, instead of failing.
+    photo_heights: animate each photo at each of these frame heights (ids ``...@<height>``);
+      empty: once, at ``max_height``.
 
   Returns:
     Clips in spec order; a source named twice is loaded once.
@@ -330,12 +354,16 @@ def resolve_sources(specs: Sequence[str], max_frames: int, max_height: int, fps:
   clips: list[Clip] = []
   seen: set[str] = set()
 
-  def add(clip: Clip) -> None:
-    if clip.source_id in seen:
-      logger.info("source %s named more than once; using it once.", clip.source_id)
-      return
-    seen.add(clip.source_id)
-    clips.append(clip)
+  def add(*new: Clip) -> None:
+    for clip in new:
+      if clip.source_id in seen:
+        logger.info("source %s named more than once; using it once.", clip.source_id)
+        continue
+      seen.add(clip.source_id)
+      clips.append(clip)
+
+  def photos(name_or_path) -> list[Clip]:
+    return _photo_clips(name_or_path, max_frames, max_height, fps, seed, photo_heights)
 
   for spec in specs:
     kind, sep, arg = str(spec).partition(":")
@@ -351,17 +379,16 @@ def resolve_sources(specs: Sequence[str], max_frames: int, max_height: int, fps:
                                                   max_height=max_height), skip_unreadable):
         add(clip)
     elif kind == "photo":
-      add(_photo_from(arg, max_frames, max_height, fps, seed))
+      add(*photos(arg))
     elif kind == "photos":
       if arg != "sample":
         raise SourceError(f"'{spec}': only 'photos:sample' exists; use 'photodir:<folder>' for "
                           "a folder of images.")
       for name in assets.SAMPLE_PHOTOS:
-        add(_photo_from(name, max_frames, max_height, fps, seed))
+        add(*photos(name))
     elif kind == "photodir":
       for clip in _each_file(spec, _files_in(arg, IMAGE_EXTENSIONS, "image"),
-                             lambda p: _photo_from(p, max_frames, max_height, fps, seed),
-                             skip_unreadable):
+                             photos, skip_unreadable):
         add(clip)
     else:
       raise SourceError(f"unknown source kind '{kind}' in '{spec}'; use one of {SPEC_FORMS}.")
@@ -369,14 +396,15 @@ def resolve_sources(specs: Sequence[str], max_frames: int, max_height: int, fps:
 
 
 def check_disjoint(splits: dict[str, Sequence[Clip]]) -> None:
-  """Raises SourceError if one source id appears in two splits."""
+  """Raises SourceError if one source (all scales of a photo are one) appears in two splits."""
   owner: dict[str, str] = {}
   for split, clips in splits.items():
     for clip in clips:
-      if owner.get(clip.source_id, split) != split:
-        raise SourceError(f"source {clip.source_id} is in both '{owner[clip.source_id]}' and "
-                          f"'{split}'; a clip may only be in one split.")
-      owner[clip.source_id] = split
+      source = base_source_id(clip.source_id)
+      if owner.get(source, split) != split:
+        raise SourceError(f"source {source} is in both '{owner[source]}' and '{split}'; a "
+                          "clip may only be in one split.")
+      owner[source] = split
 
 
 def split_by_source(clips: Sequence[Clip], test_fraction: float | None = None, *,
