@@ -82,6 +82,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                  image_summary_every=1000, eval_every=1000, export_every=1000)
   c.eval.train_max_examples = 64
   if variant == "content":
+    c.critic.layers = "none"  # no adversarial term: the critic is never trained or read
     c.loss.update(l1=1.0, adversarial=0.0)
     c.train.update(steps=5000, warmup_steps=5000, n_critic=1)
   else:
