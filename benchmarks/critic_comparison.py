@@ -41,7 +41,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jaxenhance import evaluate, export, train
+from jaxenhance import evaluate, evaluation, export, train
 from jaxenhance.config_loader import load_config
 from jaxenhance.data import builder
 from jaxenhance.models import critic as critic_lib
@@ -155,7 +155,7 @@ def build_table(out: Path, compressed: dict | None, layers_note: str, budget: di
   lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
   if compressed:
     cells = ["compressed input", "—", "—"] + [
-        evaluate._fmt(compressed.get(m), 4 if m in ("kid", "lpips", "ssim") else 2)
+        evaluate.format_value(compressed.get(m), 4 if m in ("kid", "lpips", "ssim") else 2)
         for m in METRICS]
     lines.append("| " + " | ".join(cells) + " |")
   for variant, row in rows.items():
@@ -263,7 +263,7 @@ def main(argv=None) -> None:
       _, critic = summary["models"]
       del summary
       if evaluator is None:
-        evaluator = evaluate.Evaluator(base, records, metrics=evaluate.METRICS,
+        evaluator = evaluation.Evaluator(base, records, metrics=evaluation.METRICS,
                                        max_examples=args.eval_examples or None, group_fid=False)
       gen, params, _ = export.load_generator(workdir / "export")
       t = time.perf_counter()

@@ -59,7 +59,7 @@ def main(argv):
   import tensorflow_datasets as tfds
 
   from jaxenhance import prepare
-  from jaxenhance.data import builder, pipeline, records
+  from jaxenhance.data import builder, layout, pipeline, records
 
   config = bench_config()
   workdir = Path(_WORKDIR.value)
@@ -86,7 +86,7 @@ def main(argv):
             "ms/example in TFDS encode+serialize")
 
   # ------------------------------------------------------------------ (a) throughput
-  path = pipeline.dataset_dir(config, builder.data_dir(config, workdir))
+  path = pipeline.dataset_dir(config, layout.data_dir(config, workdir))
   raw = pipeline.data_source(path, "train")
   n = len(raw)
   print(f"\n(a) pipeline throughput on {n} train records of 128x128 (crop 96, batch 32)")
@@ -125,7 +125,7 @@ def main(argv):
                                  (0, 2, True)):
     config.data.grain_threads, config.data.grain_workers = threads, workers
     config.data.hflip = hflip
-    it = iter(pipeline.make_dataset(config, builder.data_dir(config, workdir)))
+    it = iter(pipeline.make_dataset(config, layout.data_dir(config, workdir)))
     for _ in range(5 if workers == 0 else 20):  # warm up (workers: spawn + fill)
       next(it)
     start, cpu = time.perf_counter(), time.process_time()

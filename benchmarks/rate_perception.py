@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jaxenhance import assets, codecs, evaluate, export, video_io
+from jaxenhance import assets, codecs, evaluate, evaluation, export, video_io
 from jaxenhance.config_loader import load_config
 from jaxenhance.metrics import bd_rate, faces
 
@@ -130,15 +130,15 @@ def main(argv=None) -> None:
   out = Path(args.out)
   out.mkdir(parents=True, exist_ok=True)
   config = load_config(args.config)
-  export_dir, _ = evaluate.resolve_export(args.checkpoint)
+  export_dir, _ = export.resolve(args.checkpoint)
   generator, params, meta = export.load_generator(export_dir)
   rungs = [codecs.EncodeSettings(args.codec, args.param, int(q), preset=args.preset)
            for q in args.qps.split(",")]
   clips = [c for c in args.clips.split(",") if c]
-  encoded = evaluate.encode_clips(config, clips, rungs, max_frames=args.max_frames)
+  encoded = evaluation.encode_clips(config, clips, rungs, max_frames=args.max_frames)
   t = int(meta["generator"].get("temporal_window", 1))
-  batches = evaluate.clip_batches(encoded, t, batch_size=8)
-  evaluator = evaluate.Evaluator(config, batches=batches, metrics=evaluate.METRICS)
+  batches = evaluation.clip_batches(encoded, t, batch_size=8)
+  evaluator = evaluation.Evaluator(config, batches=batches, metrics=evaluation.METRICS)
   results = evaluator.evaluate(generator, params)
   by_rung = results["groups"]["rung"]
   metrics = [m for m in CURVE_METRICS if m in results["overall"]["compressed"]]
@@ -154,9 +154,9 @@ def main(argv=None) -> None:
            "", "## Bjøntegaard deltas, codec + enhancement vs codec alone", "",
            "| metric | BD-rate pchip | BD-rate cubic | BD-quality (pchip) |", "|---|---|---|---|"]
   for m, row in bd.items():
-    cells = [evaluate._fmt(row[k], 2) + ("%" if row[k] is not None and k != "bd_quality" else "")
+    cells = [evaluate.format_value(row[k], 2) + ("%" if row[k] is not None and k != "bd_quality" else "")
              for k in ("bd_rate_pchip_%", "bd_rate_cubic_%")]
-    cells.append(evaluate._fmt(row["bd_quality"], 4))
+    cells.append(evaluate.format_value(row["bd_quality"], 4))
     lines.append(f"| {m} | " + " | ".join(cells) + " |")
   why = {m: r["why_na"] for m, r in bd.items() if "why_na" in r}
   if why:

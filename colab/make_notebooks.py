@@ -34,7 +34,7 @@ DEMO = [
     new_code_cell(r'''import os
 import numpy as np
 import matplotlib.pyplot as plt
-from jaxenhance import codecs, enhance, export
+from jaxenhance import codecs, enhance, export, inference
 from jaxenhance.data import sources
 from jaxenhance.metrics import image as image_metrics, lpips
 from jaxenhance.pretrained import shipped_checkpoint
@@ -43,7 +43,7 @@ FRAMES = int(os.environ.get("JAXENHANCE_NOTEBOOK_FRAMES", "24"))
 clip = sources.sample_clip("carphone", max_frames=FRAMES)
 compressed = codecs.round_trip(clip.frames, clip.fps, codecs.EncodeSettings("h264", "qp", 37))
 generator, params, meta = export.load_generator(shipped_checkpoint())
-enhanced = enhance.enhance_array(compressed.frames, generator, params)
+enhanced = inference.enhance_array(compressed.frames, generator, params)
 print(f"{len(clip.frames)} frames {clip.frames.shape[1:3]}, {compressed.bits_per_pixel:.3f} bpp; "
       f"generator trained {meta.get('step')} steps")'''),
     new_code_cell(r'''to_float = lambda x: np.asarray(x, np.float32) / 255.0
@@ -88,7 +88,7 @@ TRAIN = [
     new_code_cell(r'''import os, tempfile
 from pathlib import Path
 from jaxenhance.config_loader import load_config
-from jaxenhance.data import builder
+from jaxenhance.data import builder, layout
 from jaxenhance import select_layers, train
 
 STEPS = int(os.environ.get("JAXENHANCE_NOTEBOOK_STEPS", "60"))
@@ -105,7 +105,7 @@ config.train.update(steps=STEPS, warmup_steps=STEPS // 2, n_critic=2, log_every=
                     checkpoint_every=STEPS, image_summary_every=STEPS)
 print(workdir)'''),
     new_code_cell(r'''records = builder.build(config, workdir)
-print("records in", builder.data_dir(config, workdir))'''),
+print("records in", layout.data_dir(config, workdir))'''),
     new_code_cell(r'''selection = select_layers.run_stage(config, workdir)
 print({k: selection[k] for k in selection if k in ("selected", "selected_layers", "report")})'''),
     new_code_cell(r'''summary = train.train_and_evaluate(config, workdir)

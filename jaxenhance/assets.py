@@ -32,11 +32,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from jaxenhance import atomic_write
+from jaxenhance import atomic_write, errors
 
 
-class AssetError(RuntimeError):
-  """An asset is missing, corrupt or unsafe; the message says how to fix it."""
+AssetError = errors.AssetError  # defined in errors.py (torch_zip raises it too)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -30,7 +30,7 @@ import jax
 import orbax.checkpoint as ocp
 from absl import logging
 
-from jaxenhance import atomic_write
+from jaxenhance import atomic_write, errors
 
 # Config sections that define what a checkpoint contains; the others (steps, logging, eval)
 # may change between a run and its resumption.
@@ -38,16 +38,16 @@ FINGERPRINT_KEYS = ("seed", "generator", "critic", "loss", "data.crop_size", "da
                     "data.temporal_window", "sharding")
 
 
-class WorkdirLockedError(RuntimeError):
-  pass
+class WorkdirLockedError(errors.JaxenhanceError, RuntimeError):
+  """Another trainer holds the work directory."""
 
 
-class ConfigMismatchError(RuntimeError):
-  pass
+class ConfigMismatchError(errors.JaxenhanceError, RuntimeError):
+  """The work directory was made by another config."""
 
 
-class CheckpointSaveError(RuntimeError):
-  pass
+class CheckpointSaveError(errors.JaxenhanceError, RuntimeError):
+  """A checkpoint could not be written (disk full, permissions)."""
 
 
 def _lookup(config: Any, dotted: str) -> Any:

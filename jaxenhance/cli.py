@@ -1,43 +1,56 @@
-"""``jaxenhance <command> …``: one entry point for the package's command-line tools.
+"""``jaxenhance <command> …``: the one entry point of the package's programs.
 
-  jaxenhance assets [check|fetch-niqe|convert]
-  jaxenhance run --config=configs/quickstart.py --workdir=DIR     (the main job, every stage)
+  jaxenhance run --config=configs/quickstart.py --workdir=DIR      (the main job, every stage)
   jaxenhance prepare --config=… --workdir=…                        (patch records)
   jaxenhance select-layers --config=… --workdir=…                  (perceptual layer selection)
   jaxenhance train --config=… --workdir=…
-  jaxenhance evaluate --config=… --checkpoint=…
-  jaxenhance enhance IN OUT --checkpoint=…
+  jaxenhance evaluate --checkpoint=… [--config=… | --suite=quick]
+  jaxenhance enhance IN OUT --checkpoint=shipped
+  jaxenhance qf-train --config=configs/qf.py --workdir=…           (quality predictor)
+  jaxenhance assets [check|fetch-niqe|convert|fetch-corpus]
+  jaxenhance suite [fetch|list]                                    (the held-out suite's files)
 
-Each command is the module of the same name (``python -m jaxenhance.<module>`` works too).
+Each command is a program module with a ``cli()`` (or ``main()``) function, listed in
+``PROGRAMS``; ``python -m jaxenhance.<module>`` runs the same function. Programs are the modules
+named here and ``jaxenhance/suite/__main__.py``; everything else in the package is library code
+that never parses a command line. A program prints the project's errors as one line and exits
+with status 2.
 """
 
 from __future__ import annotations
 
 import importlib
-import runpy
 import sys
 
-COMMANDS = {
-    "assets": "jaxenhance.assets",
-    "run": "jaxenhance.run",
-    "prepare": "jaxenhance.prepare",
-    "select-layers": "jaxenhance.select_layers",
-    "train": "jaxenhance.train",
-    "evaluate": "jaxenhance.evaluate",
-    "enhance": "jaxenhance.enhance",
+# command -> (module, function). Imported only when run: each program loads what it needs.
+PROGRAMS = {
+    "run": ("jaxenhance.run", "cli"),
+    "prepare": ("jaxenhance.prepare", "cli"),
+    "select-layers": ("jaxenhance.select_layers", "cli"),
+    "train": ("jaxenhance.train", "cli"),
+    "evaluate": ("jaxenhance.evaluate", "cli"),
+    "enhance": ("jaxenhance.enhance", "main"),
+    "qf-train": ("jaxenhance.qf_train", "cli"),
+    "assets": ("jaxenhance.assets", "main"),
+    "suite": ("jaxenhance.suite.__main__", "main"),
 }
 
 
 def main(argv: list[str] | None = None) -> None:
   argv = list(sys.argv[1:] if argv is None else argv)
-  if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+  if not argv or argv[0] in ("-h", "--help"):
     print(__doc__)
-    sys.exit(0 if not argv or argv[0] in ("-h", "--help") else 2)
-  module = COMMANDS[argv[0]]
-  if importlib.util.find_spec(module) is None:
-    sys.exit(f"'{argv[0]}' is not available in this version of jaxenhance")
+    sys.exit(0)
+  if argv[0] not in PROGRAMS:
+    print(f"jaxenhance: error: unknown command {argv[0]!r}; choose one of "
+          f"{', '.join(PROGRAMS)} (jaxenhance --help)", file=sys.stderr)
+    sys.exit(2)
+  module, function = PROGRAMS[argv[0]]
+  program = getattr(importlib.import_module(module), function)
   sys.argv = [f"jaxenhance {argv[0]}", *argv[1:]]
-  runpy.run_module(module, run_name="__main__", alter_sys=True)
+  if function == "main":  # argparse programs take argv and return the exit status
+    sys.exit(program(argv[1:]))
+  program()  # absl programs read sys.argv and exit themselves
 
 
 if __name__ == "__main__":

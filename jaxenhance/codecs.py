@@ -44,17 +44,19 @@ import numpy as np
 from av.video.frame import PictureType
 from PIL import Image
 
+from jaxenhance import errors
+
 CODECS = ("h264", "hevc", "av1", "vp9", "jpeg")
 
 # Rate-control parameters each codec accepts, and their valid ranges.
-_PARAMS: dict[str, dict[str, tuple[int, int]]] = {
+PARAM_RANGES: dict[str, dict[str, tuple[int, int]]] = {
     "h264": {"qp": (0, 51), "crf": (0, 51)},
     "hevc": {"qp": (0, 51), "crf": (0, 51)},
     "av1": {"crf": (1, 63)},
     "vp9": {"crf": (0, 63)},
     "jpeg": {"qf": (1, 100)},
 }
-_ENCODERS = {"h264": "libx264", "hevc": "libx265", "av1": "libsvtav1", "vp9": "libvpx-vp9"}
+ENCODERS = {"h264": "libx264", "hevc": "libx265", "av1": "libsvtav1", "vp9": "libvpx-vp9"}
 _DECODERS = {"h264": "h264", "hevc": "hevc", "av1": "libdav1d", "vp9": "vp9"}
 # x264/x265 preset names, SVT-AV1 preset number, libvpx-vp9 cpu-used.
 DEFAULT_PRESETS = {"h264": "medium", "hevc": "medium", "av1": "8", "vp9": "4"}
@@ -70,7 +72,7 @@ _PICTURE_TYPES = {
 os.environ.setdefault("SVT_LOG", "1")
 
 
-class CodecError(ValueError):
+class CodecError(errors.JaxenhanceError, ValueError):
   """Bad encode settings or a round trip that did not return one frame per source frame."""
 
 
@@ -93,9 +95,9 @@ class EncodeSettings:
   gop: int = 12
 
   def __post_init__(self):
-    if self.codec not in _PARAMS:
+    if self.codec not in PARAM_RANGES:
       raise CodecError(f"unknown codec '{self.codec}'; choose one of {CODECS}.")
-    allowed = _PARAMS[self.codec]
+    allowed = PARAM_RANGES[self.codec]
     if self.param not in allowed:
       raise CodecError(
           f"codec '{self.codec}' takes rate parameter {sorted(allowed)}, not '{self.param}'.")
@@ -387,7 +389,7 @@ def _video_round_trip(frames: np.ndarray, fps: float, settings: EncodeSettings):
   planes = rgb_to_yuv420(padded)
 
   rate = Fraction(fps).limit_denominator(1001)
-  enc = av.CodecContext.create(_ENCODERS[settings.codec], "w")
+  enc = av.CodecContext.create(ENCODERS[settings.codec], "w")
   enc.width, enc.height, enc.pix_fmt = pw, ph, "yuv420p"
   enc.time_base = 1 / rate
   enc.framerate = rate

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -43,25 +42,10 @@ from typing import Any
 import numpy as np
 from absl import app, flags
 
-from jaxenhance import atomic_write, export
+from jaxenhance import atomic_write, errors, export
 
-# The evaluation core, re-exported: the CLI, benchmarks and tests use these names from here.
-from jaxenhance.evaluation import (  # noqa: F401
-  LOWER_IS_BETTER,
-  METRICS,
-  PER_IMAGE,
-  ROWS,
-  EvalBatch,
-  EvaluationError,
-  Evaluator,
-  _enhance_fn,
-  _metrics_fn,
-  _nanmean,
-  clip_batches,
-  encode_clips,
-  fid_of_features,
-  record_batches,
-)
+from jaxenhance.evaluation import (LOWER_IS_BETTER, METRICS, ROWS, EvaluationError, Evaluator,
+                                   clip_batches, encode_clips)
 
 _FLAGS: dict[str, Any] = {}
 
@@ -75,7 +59,8 @@ _COLUMNS = (("bits_per_pixel", "bpp", 4), ("psnr", "PSNR", 2), ("psnr_y", "PSNR-
             ("niqe", "NIQE", 3))
 
 
-def _fmt(value: Any, digits: int) -> str:
+def format_value(value: Any, digits: int) -> str:
+  """A table cell: ``digits`` decimals, or n/a for missing and non-finite values."""
   if value is None or (isinstance(value, float) and not np.isfinite(value)):
     return "n/a"
   return f"{value:.{digits}f}"
@@ -90,7 +75,7 @@ def markdown_table(rows: dict[str, dict[str, float]], first: str = "") -> str:
   for name, r in rows.items():
     cells = [name, str(int(r.get("count", 0)))]
     for key, _, digits in present:
-      cell = _fmt(r.get(key), digits)
+      cell = format_value(r.get(key), digits)
       if key == "kid" and "kid_std" in r:
         cell += f" ± {r['kid_std']:.4f}"
       cells.append(cell)
@@ -200,27 +185,14 @@ def _json_default(value: Any) -> Any:
 # Entry points.
 # ---------------------------------------------------------------------------------------------
 
-def resolve_export(checkpoint: str | os.PathLike) -> tuple[Path, Path | None]:
-  """``(export dir, work dir or None)`` for an export directory or a work directory."""
-  path = Path(checkpoint)
-  if (path / export.PARAMS_FILE).is_file():
-    workdir = path.parent if path.name == "export" else None
-    return path, workdir
-  if (path / "export" / export.PARAMS_FILE).is_file():
-    return path / "export", path
-  raise export.ExportError(
-      f"{path} is neither an export directory (with {export.PARAMS_FILE}) nor a work directory "
-      "holding export/: train first (python -m jaxenhance.train writes <workdir>/export)")
-
-
 def evaluate_checkpoint(config: Any, checkpoint: str | os.PathLike, *,
                         data_dir: str | os.PathLike | None = None, split: str = "test",
                         clips: Sequence[str] | None = None, max_examples: int | None = None,
                         metrics: Sequence[str] | None = None) -> dict[str, Any]:
   """Loads an export and evaluates it on the records (or on ``clips``); returns the results."""
-  from jaxenhance.data import builder as builder_lib
+  from jaxenhance.data import layout
 
-  export_dir, workdir = resolve_export(checkpoint)
+  export_dir, workdir = export.resolve(checkpoint)
   generator, params, meta = export.load_generator(export_dir)
   t = int(meta["generator"].get("temporal_window", 1))
   if clips:
@@ -230,7 +202,7 @@ def evaluate_checkpoint(config: Any, checkpoint: str | os.PathLike, *,
     data = "clips " + ", ".join(clips)
   else:
     if data_dir is None:
-      data_dir = builder_lib.data_dir(config, workdir or export_dir.parent)
+      data_dir = layout.data_dir(config, workdir or export_dir.parent)
     evaluator = Evaluator(config, data_dir, split=split, metrics=metrics,
                           max_examples=max_examples)
     data = str(data_dir)
@@ -252,11 +224,10 @@ def evaluate_suite(checkpoint: str | os.PathLike, suite: str = "full",
     suite: ``full`` (every item), ``quick`` (``items.QUICK_ITEMS``) or comma-separated item ids.
     rungs: rung tags such as ``h264_qp37`` (default: all).
   """
-  from jaxenhance import enhance
   from jaxenhance.suite import items as suite_items
   from jaxenhance.suite import runner
 
-  generator, params, meta = enhance.load_checkpoint(checkpoint)
+  generator, params, meta = export.load_generator(checkpoint)
   ids = {"full": None, "quick": list(suite_items.QUICK_ITEMS)}.get(
       suite, [s for s in str(suite).split(",") if s])
   results = runner.run(generator, params, runner.SuiteRun(item_ids=ids, rung_tags=rungs))
@@ -348,41 +319,39 @@ def main(argv: list[str]) -> None:
         config, _FLAGS["checkpoint"].value, data_dir=_FLAGS["data_dir"].value,
         split=_FLAGS["split"].value, clips=_FLAGS["clips"].value,
         max_examples=_FLAGS["max_examples"].value, metrics=_FLAGS["metrics"].value)
-    export_dir, workdir = resolve_export(_FLAGS["checkpoint"].value)
+    export_dir, workdir = export.resolve(_FLAGS["checkpoint"].value)
     out = Path(_FLAGS["output"].value or (workdir or export_dir) / "eval")
     files = write_results(results, out)
-  except (ValueError, RuntimeError, OSError) as exc:
+  except errors.USER_ERRORS as exc:
     # jaxenhance's own errors (bad sources, records, checkpoints) and OS errors (a full disk)
     # say what to do: print them without a traceback. Anything else is a bug and keeps it.
-    # (EvaluationError by name: run as ``python -m``, its module is ``__main__``.)
-    if not (isinstance(exc, (EvaluationError, OSError))
-            or type(exc).__module__.startswith("jaxenhance.")):
-      raise
-    print(f"jaxenhance evaluate: error: {exc}", file=sys.stderr, flush=True)
-    sys.exit(2)
+    errors.exit_on_error("evaluate", exc)
   print(results_markdown(results))
   print(json.dumps({"files": files, "seconds": results["seconds"]}, indent=1))
 
 
 def _main_suite() -> None:
   from jaxenhance.suite import gate, report
-  from jaxenhance.suite.runner import SuiteError
 
   checkpoint = _FLAGS["checkpoint"].value
   try:
     results = evaluate_suite(checkpoint, _FLAGS["suite"].value, _FLAGS["rungs"].value)
     out = _FLAGS["output"].value or (Path("suite") if checkpoint == "shipped" else
-                                     resolve_export(checkpoint)[0] / "suite")
+                                     export.resolve(checkpoint)[0] / "suite")
     files = report.write(results, out)
-  except (SuiteError, export.ExportError, OSError) as exc:
-    print(f"jaxenhance evaluate: error: {exc}", file=sys.stderr, flush=True)
-    sys.exit(2)
+  except errors.USER_ERRORS as exc:
+    errors.exit_on_error("evaluate", exc)
   print(report.markdown(results))
   print(json.dumps({"files": files, "seconds": results["seconds"],
                     "gate": "pass" if gate.passed(results) else "fail"}, indent=1))
 
 
-if __name__ == "__main__":
+def cli() -> None:
+  """The program (``jaxenhance evaluate`` or ``python -m jaxenhance.evaluate``)."""
   _define_flags()
   flags.mark_flags_as_required(["checkpoint"])
   app.run(main)
+
+
+if __name__ == "__main__":
+  cli()

@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl import logging
 
-from jaxenhance import codecs
+from jaxenhance import codecs, errors, inference
 from jaxenhance.metrics import fid as fid_lib
 from jaxenhance.metrics import image as image_metrics
 from jaxenhance.metrics import lpips as lpips_lib
@@ -54,7 +54,7 @@ _RESIZE = {"bilinear_tf": "tf_bilinear", "tf_bilinear": "tf_bilinear",
            "bicubic_pil": "pil_bicubic", "pil_bicubic": "pil_bicubic", "none": None}
 
 
-class EvaluationError(ValueError):
+class EvaluationError(errors.JaxenhanceError, ValueError):
   """The evaluation set or the model output cannot give meaningful numbers; says what to do."""
 
 
@@ -243,47 +243,22 @@ def clip_batches(encoded: Iterable[tuple[Any, codecs.EncodeSettings, codecs.Roun
 # The evaluator.
 # ---------------------------------------------------------------------------------------------
 
-def _to_float(x: jax.Array) -> jax.Array:
-  return x.astype(jnp.float32) / 255.0
-
-
-@functools.lru_cache(maxsize=16)
-def _enhance_fn(generator: Any) -> Callable:
-  """The jitted ``(g_vars, lq uint8) -> (8-bit output, NaN flag per row)`` of ``generator``.
-
-  Cached by the generator module (Flax modules hash by their fields), so every evaluator and
-  every periodic evaluation of one architecture reuses one compilation per batch shape.
-  """
-  def enhance(g_vars, lq):
-    out = generator.apply(g_vars, _to_float(lq))
-    # The NaN flag is taken before rounding: uint8 cannot hold NaN.
-    nan = jnp.any(jnp.isnan(out), axis=(1, 2, 3))
-    return jnp.round(jnp.clip(out, 0.0, 1.0) * 255.0).astype(jnp.uint8), nan
-
-  return jax.jit(enhance)
-
-
 @functools.lru_cache(maxsize=2)
-def _metrics_fn(want_lpips: bool) -> Callable:
-  """The jitted ``(lpips params, pred uint8, gt uint8) -> per-row metrics``, shared by both rows
+def frame_metrics_fn(with_lpips: bool = True) -> Callable:
+  """The jitted ``(lpips params, pred uint8, gt uint8) -> {psnr, psnr_y, ssim[, lpips]}`` per
+  row that every evaluation uses (records, clips and the held-out suite), shared by both rows
   and every evaluator: identical images give identical numbers."""
   def metrics(lpips_params, pred, gt):
-    a, b = _to_float(pred), _to_float(gt)
+    a, b = inference.to_float(pred), inference.to_float(gt)
     out = {"psnr": image_metrics.psnr(a, b), "psnr_y": image_metrics.psnr_y(a, b),
            "ssim": image_metrics.ssim(a, b)}
-    if want_lpips:
+    if with_lpips:
       # The traceable core: lpips.lpips checks value ranges on the host, which cannot run under
       # jit; both inputs come from uint8 here, so they are in [0, 1].
       out["lpips"] = lpips_lib._lpips(lpips_params, a, b)
     return out
 
   return jax.jit(metrics)
-
-
-def frame_metrics_fn(with_lpips: bool = True) -> Callable:
-  """The jitted ``(lpips params, pred uint8, gt uint8) -> {psnr, psnr_y, ssim[, lpips]}`` per
-  row that every evaluation uses (records, clips and the held-out suite)."""
-  return _metrics_fn(bool(with_lpips))
 
 
 class Evaluator:
@@ -341,11 +316,8 @@ class Evaluator:
     self._reference: dict[str, Any] | None = None
 
   # ------------------------------------------------------------------------- compiled pass
-  def _enhance_fn(self, generator: Any) -> Callable:
-    return _enhance_fn(generator)
-
   def _metrics_fn(self) -> Callable:
-    return _metrics_fn("lpips" in self.metrics)
+    return frame_metrics_fn("lpips" in self.metrics)
 
   def _features_of(self, images: jax.Array) -> jax.Array:
     # extract_pool3 is jitted on its own: one Inception compilation serves every image set.
@@ -366,7 +338,7 @@ class Evaluator:
       if generator is None:
         pred = jnp.asarray(batch.lq[:, batch.lq.shape[1] // 2])
       else:
-        pred, nan_rows = self._enhance_fn(generator)(g_vars, batch.lq)
+        pred, nan_rows = inference.batch_fn(generator)(g_vars, batch.lq)
         nan += int(np.sum(np.asarray(nan_rows)[batch.mask]))
       gt = jnp.asarray(batch.gt)
       out = metrics_fn(self._lpips_params, pred, gt)
@@ -422,12 +394,12 @@ class Evaluator:
                    select: np.ndarray, notes: list[str], with_fid: bool) -> dict[str, float]:
     """Metrics of the rows in ``select`` (boolean mask over all rows)."""
     n = int(np.sum(select))
-    out: dict[str, float] = {"count": n, "bits_per_pixel": _nanmean(self.bpp[select])}
+    out: dict[str, float] = {"count": n, "bits_per_pixel": nanmean(self.bpp[select])}
     for name in PER_IMAGE:
       if name in rows:
         out[name] = float(np.mean(rows[name][select]))
     if "niqe" in rows and np.any(np.isfinite(rows["niqe"][select])):
-      out["niqe"] = _nanmean(rows["niqe"][select])
+      out["niqe"] = nanmean(rows["niqe"][select])
     if with_fid and gt_features is not None:
       feats, ref = rows["features"][select], gt_features[select]
       if n < 2:
@@ -539,6 +511,7 @@ def fid_of_features(x: np.ndarray, y: np.ndarray) -> float:
                - 2.0 * trace_sqrt)
 
 
-def _nanmean(x: np.ndarray) -> float:
+def nanmean(x: np.ndarray) -> float:
+  """Mean of the finite entries (NaN when there are none)."""
   x = np.asarray(x, np.float64)
   return float(np.mean(x[np.isfinite(x)])) if np.any(np.isfinite(x)) else float("nan")

@@ -5,6 +5,9 @@ code) and ``<dir>/generator.json`` the generator config plus provenance (trainin
 step, metrics, data). The enhance CLI, the notebooks and the shipped checkpoint use this format;
 training writes it to ``<workdir>/export`` at the end of a run.
 
+``resolve`` turns what a user passes as ``--checkpoint`` (an export directory, a training work
+directory, or ``shipped``) into the export directory; ``load_generator`` accepts all three.
+
 An export may come from anyone, so loading checks it before building anything: the generator
 config against a schema (known fields, integer sizes within bounds, known choices), then the
 parameters against the shapes that config implies, then every parameter for dtype float32 and
@@ -14,6 +17,7 @@ finite values. Each refusal is one ``ExportError`` line naming the field or para
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -23,7 +27,7 @@ import ml_collections
 import numpy as np
 from flax import serialization
 
-from jaxenhance import atomic_write
+from jaxenhance import atomic_write, errors
 from jaxenhance.models import generator as generator_lib
 
 PARAMS_FILE = "generator.msgpack"
@@ -31,8 +35,39 @@ META_FILE = "generator.json"
 FORMAT_VERSION = 1
 
 
-class ExportError(ValueError):
-  pass
+class ExportError(errors.JaxenhanceError, ValueError):
+  """A directory is not a loadable generator export; the message says why."""
+
+
+SHIPPED = "shipped"  # the checkpoint name of the generator inside the package
+
+
+def resolve(checkpoint: str | os.PathLike) -> tuple[Path, Path | None]:
+  """``(export dir, work dir or None)`` of what a user passes as ``--checkpoint``.
+
+  ``checkpoint`` is ``"shipped"`` (the generator inside the package; a warning says what it
+  does to footage when it has not passed the release gate), an export directory, or a training
+  work directory holding ``export/``. Every program resolves checkpoints here.
+  """
+  if str(checkpoint) == SHIPPED:
+    from jaxenhance import pretrained  # plain data beside the package
+
+    notice = pretrained.release_notice()
+    if notice is not None:
+      logging.getLogger("jaxenhance").warning("%s", notice)
+    return pretrained.shipped_checkpoint(), None
+  path = Path(checkpoint)
+  if (path / PARAMS_FILE).is_file():
+    return path, (path.parent if path.name == "export" else None)
+  if (path / "export" / PARAMS_FILE).is_file():
+    return path / "export", path
+  if not path.exists():
+    raise ExportError(f"checkpoint {path}: no such directory; pass an export directory, a "
+                      "training work directory, or 'shipped'")
+  raise ExportError(
+      f"{path} is neither an export directory (with {PARAMS_FILE}) nor a work directory "
+      "holding export/: train first (python -m jaxenhance.train writes <workdir>/export) or "
+      "pass --checkpoint=shipped")
 
 
 # Integer fields of the generator config: (lowest, highest). The upper bounds are ~8x the largest
@@ -103,20 +138,20 @@ def save_generator(directory: str | os.PathLike, generator_config: Any, params: 
   return directory
 
 
-def load_generator(directory: str | os.PathLike, conv_impl: str = "auto"
+def load_generator(checkpoint: str | os.PathLike, conv_impl: str = "auto"
                    ) -> tuple[generator_lib.Generator, Any, dict]:
-  """Returns ``(generator module, params, metadata)`` from an export directory.
+  """Returns ``(generator module, params, metadata)`` of a checkpoint (see ``resolve``: an
+  export directory, a work directory holding ``export/``, or ``"shipped"``).
 
   ``conv_impl`` picks the residual blocks' convolution for inference (``Generator.conv_impl``;
   "auto": Winograd on CPU, native elsewhere); the parameters do not depend on it.
   """
-  directory = Path(directory)
+  directory, _ = resolve(checkpoint)
   params_path, meta_path = directory / PARAMS_FILE, directory / META_FILE
-  if not params_path.is_file() or not meta_path.is_file():
-    raise ExportError(
-        f"{directory} is not an exported generator (needs {PARAMS_FILE} and {META_FILE}); "
-        "train with python -m jaxenhance.train (it writes <workdir>/export) or pass the "
-        "shipped checkpoint")
+  if not meta_path.is_file():
+    raise ExportError(f"{directory} is not an exported generator (needs {PARAMS_FILE} and "
+                      f"{META_FILE}); train with python -m jaxenhance.train (it writes "
+                      "<workdir>/export) or pass --checkpoint=shipped")
   try:
     meta = json.loads(meta_path.read_text())
   except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting

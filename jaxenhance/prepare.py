@@ -17,7 +17,6 @@ Library use: ``jaxenhance.data.builder.build_dataset(config, workdir) -> path`` 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -26,10 +25,9 @@ from typing import Any
 from absl import app, flags
 from ml_collections import config_flags
 
-from jaxenhance import assets, video_io
-from jaxenhance.codecs import CodecError
+from jaxenhance import errors
 from jaxenhance.data import builder as builder_lib
-from jaxenhance.data import records, sources
+from jaxenhance.data import layout
 
 build_dataset = builder_lib.build_dataset
 
@@ -56,9 +54,9 @@ def summarize(builder: builder_lib.JaxenhancePatches, seconds: float) -> dict[st
   path = builder_lib.dataset_path(builder)
   summary: dict[str, Any] = {"path": str(path), "config": builder.builder_config.name,
                              "seconds": round(seconds, 2), "splits": {}}
-  for split in builder_lib.SPLITS:
+  for split in layout.SPLITS:
     info = builder.info.splits[split]
-    rungs = {k: len(v) for k, v in builder_lib.rung_index(path, split).items()}
+    rungs = {k: len(v) for k, v in layout.rung_index(path, split).items()}
     codecs = Counter()
     for rung, n in rungs.items():
       codecs[rung.split("_")[0]] += n
@@ -108,25 +106,24 @@ def main(argv: list[str]) -> None:
   try:
     summary = run_stage(_FLAGS["config"].value, workdir, num_workers=_FLAGS["num_workers"].value,
                         beam_options=beam_options)
-  except (sources.SourceError, video_io.VideoError, records.RecordError, CodecError,
-          assets.AssetError, OSError) as exc:
+  except errors.USER_ERRORS as exc:
     # Bad sources or settings, a full disk: the message says what to do; no traceback. TFDS
     # has already removed its incomplete.* directory, so nothing half-built is left behind.
-    _fail(exc)
+    errors.exit_on_error("prepare", exc)
   except RuntimeError as exc:
     if "No space left on device" not in str(exc):  # ArrayRecord reports ENOSPC this way
       raise
-    _fail(exc)
+    errors.exit_on_error("prepare", exc)
   out = Path(workdir) / "prepare_summary.json"
   out.parent.mkdir(parents=True, exist_ok=True)
   out.write_text(json.dumps(summary, indent=1))
 
 
-def _fail(exc: BaseException) -> None:
-  print(f"jaxenhance prepare: error: {exc}", file=sys.stderr, flush=True)
-  sys.exit(2)
+def cli() -> None:
+  """The program (``jaxenhance prepare`` or ``python -m jaxenhance.prepare``)."""
+  _define_flags()
+  app.run(main)
 
 
 if __name__ == "__main__":
-  _define_flags()
-  app.run(main)
+  cli()

@@ -30,7 +30,7 @@ import optax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jaxenhance import assets, codecs
+from jaxenhance import assets, codecs, errors
 from jaxenhance.data import sources
 from jaxenhance.models import qf
 
@@ -383,7 +383,10 @@ def main(argv: list[str]) -> None:
   if _CODEC.value:
     config.qf.codec = _CODEC.value
   start = time.perf_counter()
-  summary = run(config, _WORKDIR.value, log=print)
+  try:
+    summary = run(config, _WORKDIR.value, log=print)
+  except errors.USER_ERRORS as exc:
+    errors.exit_on_error("qf-train", exc)
   for level in ("image", "patch"):
     r = summary["results"][level]
     accs = ", ".join(f"{label} {100 * a:.1f}%" for label, a in zip(
@@ -393,5 +396,10 @@ def main(argv: list[str]) -> None:
         f"{time.perf_counter() - start:.0f} s")
 
 
-if __name__ == "__main__":
+def cli() -> None:
+  """The program (``jaxenhance qf-train`` or ``python -m jaxenhance.qf_train``)."""
   app.run(main)
+
+
+if __name__ == "__main__":
+  cli()

@@ -14,8 +14,7 @@ into ``<workdir>/summary.json``):
            release gate's verdict on those rungs
   enhance  enhance a sample clip and write a side-by-side comparison
 
-A stage whose module is not installed in this checkout is reported as skipped, not faked. A
-stage that fails on bad input, a locked work directory or a full disk prints one line naming the
+A stage that fails on bad input, a locked work directory or a full disk prints one line naming the
 stage and exits with code 2 (the package's own errors and OS errors; anything else is a bug and
 keeps its traceback).
 """
@@ -23,7 +22,6 @@ keeps its traceback).
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -31,67 +29,35 @@ from typing import Any, Callable
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from jaxenhance import (assets, enhance, errors, evaluate, feature_maps, prepare, select_layers,
+                        train, xla_cache)
+
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/quickstart.py", "Run config.")
 _WORKDIR = flags.DEFINE_string("workdir", "workdir/quickstart", "Work directory.")
 
-STAGES: dict[str, Callable[[Any, Path], dict]] = {}
 
-
-def stage(name: str):
-  def register(fn):
-    STAGES[name] = fn
-    return fn
-  return register
-
-
-@stage("assets")
 def _assets(config, workdir: Path) -> dict:
-  from jaxenhance import assets
-
+  del config, workdir
   if not assets.check_all(verbose=True):
-    raise SystemExit("assets missing: run ./launch/setup.sh")
+    raise assets.AssetError("assets are missing (listed above): run ./launch/setup.sh")
   return {"cache": str(assets.cache_dir())}
 
 
-@stage("features")
-def _features(config, workdir: Path) -> dict:
-  from jaxenhance import feature_maps
-
-  return feature_maps.describe_sample_features(workdir)
-
-
-def _optional_stage(module: str, function: str) -> Callable[[Any, Path], dict]:
-  def run(config, workdir: Path) -> dict:
-    import importlib
-
-    try:
-      mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-      if exc.name and exc.name.startswith("jaxenhance"):
-        return {"skipped": f"{module} is not part of this checkout yet"}
-      raise
-    return getattr(mod, function)(config, workdir)
-  return run
-
-
-STAGES["prepare"] = _optional_stage("jaxenhance.prepare", "run_stage")
-STAGES["select"] = _optional_stage("jaxenhance.select_layers", "run_stage")
-STAGES["train"] = _optional_stage("jaxenhance.train", "run_stage")
-STAGES["evaluate"] = _optional_stage("jaxenhance.evaluate", "run_stage")
-STAGES["suite"] = _optional_stage("jaxenhance.evaluate", "run_suite_stage")
-STAGES["enhance"] = _optional_stage("jaxenhance.enhance", "run_stage")
-
-
-def _says_what_to_do(exc: Exception) -> bool:
-  """The package's own error classes (``WorkdirLockedError``, ``SourceError``, ...) and OS errors
-  (a full disk) carry messages meant for the user; a traceback would only bury them."""
-  return isinstance(exc, OSError) or type(exc).__module__.startswith("jaxenhance")
+# Each stage is the run_stage(config, workdir) -> summary dict of its program's module.
+STAGES: dict[str, Callable[[Any, Path], dict]] = {
+    "assets": _assets,
+    "features": lambda config, workdir: feature_maps.describe_sample_features(workdir),
+    "prepare": prepare.run_stage,
+    "select": select_layers.run_stage,
+    "train": train.run_stage,
+    "evaluate": evaluate.run_stage,
+    "suite": evaluate.run_suite_stage,
+    "enhance": enhance.run_stage,
+}
 
 
 def main(argv: list[str]) -> None:
   del argv
-  from jaxenhance import xla_cache
-
   xla_cache.enable()
   config = _CONFIG.value
   workdir = Path(_WORKDIR.value).resolve()
@@ -107,11 +73,8 @@ def main(argv: list[str]) -> None:
     print(f"\n=== {name}", flush=True)
     try:
       result = STAGES[name](config, workdir) or {}
-    except Exception as exc:  # sorted below: user errors vs bugs
-      if not _says_what_to_do(exc):
-        raise
-      print(f"jaxenhance run: error in stage {name}: {exc}", file=sys.stderr, flush=True)
-      sys.exit(2)
+    except errors.USER_ERRORS as exc:  # the project's own errors and the OS's say what to do
+      errors.exit_on_error("run", exc, where=f"stage {name}")
     result["seconds"] = round(time.perf_counter() - start, 1)
     summary[name] = result
     print(json.dumps({name: result}, indent=1, default=str), flush=True)
@@ -119,5 +82,10 @@ def main(argv: list[str]) -> None:
   print(f"\nall stages done; summary in {workdir / 'summary.json'}")
 
 
-if __name__ == "__main__":
+def cli() -> None:
+  """The program (``jaxenhance run`` or ``python -m jaxenhance.run``)."""
   app.run(main)
+
+
+if __name__ == "__main__":
+  cli()

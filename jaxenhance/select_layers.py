@@ -21,7 +21,7 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jaxenhance import assets
+from jaxenhance import assets, errors
 from jaxenhance.perception import gratings, networks, plots, probe, scoring, selection
 
 _FLAGS: dict[str, Any] = {}
@@ -116,7 +116,10 @@ def run_stage(config: Any, workdir: str | Path) -> dict[str, Any]:
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  summary = run_stage(_FLAGS["config"].value, _FLAGS["workdir"].value)
+  try:
+    summary = run_stage(_FLAGS["config"].value, _FLAGS["workdir"].value)
+  except errors.USER_ERRORS as exc:
+    errors.exit_on_error("select-layers", exc)
   print(f"selected layers: {', '.join(summary['selected_layers'])}")
   print(f"ranking: {', '.join(summary['ranking'])}")
   if summary["flagged_layers"]:
@@ -128,6 +131,11 @@ def main(argv: list[str]) -> None:
   print(f"report: {summary['report']}")
 
 
-if __name__ == "__main__":
+def cli() -> None:
+  """The program (``jaxenhance select-layers`` or ``python -m jaxenhance.select_layers``)."""
   _define_flags()
   app.run(main)
+
+
+if __name__ == "__main__":
+  cli()

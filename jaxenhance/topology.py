@@ -23,7 +23,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxenhance import sharding
+from jaxenhance import errors, sharding
 
 _SLICE = re.compile(r"^(v4|v5p|v5e|v6e)-(\d+)$")
 _LIBTPU = re.compile(r"^(v\w+)[:=_](\d+(?:x\d+)*)(_twisted|_untwisted)?$")
@@ -36,7 +36,7 @@ HBM_GIB = {"TPU v4": 32, "TPU v5": 95, "TPU v5p": 95, "TPU v5 lite": 16, "TPU v6
 GIB = 2 ** 30
 
 
-class TopologyError(ValueError):
+class TopologyError(errors.JaxenhanceError, ValueError):
   """A topology, mesh or memory problem that the trainer reports as one line (exit code 2)."""
 
 

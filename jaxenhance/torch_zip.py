@@ -35,7 +35,7 @@ from typing import Any, BinaryIO, ClassVar
 import ml_dtypes
 import numpy as np
 
-from jaxenhance.assets import AssetError
+from jaxenhance.errors import AssetError
 
 
 class TorchZipError(AssetError):

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import signal
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,8 @@ import numpy as np
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jaxenhance import checkpointing, evaluation, export, sharding, steps, xla_cache
+from jaxenhance import (checkpointing, errors, evaluation, export, inference, sharding, steps,
+                        xla_cache)
 from jaxenhance.models import critic as critic_lib
 from jaxenhance.models import generator as generator_lib
 from jaxenhance.models import vgg
@@ -55,8 +55,8 @@ def _define_flags() -> None:
                                   "Delete checkpoints of a different config in --workdir."))
 
 
-class NonFiniteLossError(FloatingPointError):
-  pass
+class NonFiniteLossError(errors.JaxenhanceError, FloatingPointError):
+  """The loss became NaN/inf (train.nonfinite="raise")."""
 
 
 class _Preemption:
@@ -276,7 +276,7 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
   """Trains per ``config`` in ``workdir``; returns a summary of the run."""
   from clu import metric_writers, periodic_actions  # heavy imports: only when training
 
-  from jaxenhance.data import builder as builder_lib
+  from jaxenhance.data import layout
   from jaxenhance.data import pipeline
 
   workdir = Path(workdir)
@@ -302,7 +302,7 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
     # ---------------------------------------------------------------- input
     # A dry run only compiles: it needs the batch shapes, not the records.
     if not dry_run:
-      data_dir = builder_lib.data_dir(config, workdir)
+      data_dir = layout.data_dir(config, workdir)
       train_iter = iter(pipeline.make_dataset(config, data_dir, split="train", shuffle=True,
                                               repeat=True))
 
@@ -466,10 +466,9 @@ def log_batch(path: str | Path, step: int, batch: dict) -> None:
 
 def image_strip(generator, g_params, batch, count: int = 4) -> np.ndarray:
   """[count, P, 3P, 3] uint8 strips: compressed | enhanced | original."""
-  lq, gt = steps.batch_to_float({k: batch[k][:count] for k in ("lq", "gt")})
-  fake = generator.apply(g_params, lq)
-  strip = jnp.concatenate([steps.centre_frame(lq), fake, gt], axis=2)
-  return np.asarray(jax.device_get(jnp.round(strip * 255).astype(jnp.uint8)))
+  lq, gt = (np.asarray(jax.device_get(batch[k][:count])) for k in ("lq", "gt"))
+  enhanced, _ = inference.batch_fn(generator)(g_params, lq)
+  return np.concatenate([lq[:, lq.shape[1] // 2], np.asarray(enhanced), gt], axis=2)
 
 
 def run_stage(config: Any, workdir: Path) -> dict:
@@ -491,29 +490,29 @@ def main(argv: list[str]) -> None:
     try:
       topology.check_fits(topology.dry_run(_FLAGS["config"].value, _FLAGS["topology"].value,
                                            _FLAGS["workdir"].value))
-    except topology.TopologyError as exc:
-      print(f"jaxenhance train: error: {exc}", file=sys.stderr, flush=True)
-      sys.exit(2)
+    except errors.USER_ERRORS as exc:
+      errors.exit_on_error("train", exc)
     return
   if _FLAGS["workdir"].value is None:
     raise app.UsageError("--workdir is required")
-  from jaxenhance.data import pipeline
-
   try:
     summary = train_and_evaluate(_FLAGS["config"].value, _FLAGS["workdir"].value,
                                  dry_run=_FLAGS["dry_run"].value,
                                  overwrite=_FLAGS["overwrite"].value)
-  except (checkpointing.WorkdirLockedError, checkpointing.ConfigMismatchError,
-          checkpointing.CheckpointSaveError, NonFiniteLossError, pipeline.PipelineError) as exc:
+  except errors.USER_ERRORS as exc:
     # These messages say what happened and what to do; a traceback would only bury them.
-    print(f"jaxenhance train: error: {exc}", file=sys.stderr, flush=True)
-    sys.exit(2)
+    errors.exit_on_error("train", exc)
   summary.pop("state", None)
   summary.pop("models", None)
   print(json.dumps(summary, indent=1, default=str))
 
 
-if __name__ == "__main__":
+def cli() -> None:
+  """The program (``jaxenhance train`` or ``python -m jaxenhance.train``)."""
   _define_flags()
   flags.mark_flags_as_required(["config"])
   app.run(main)
+
+
+if __name__ == "__main__":
+  cli()

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from jaxenhance.data import builder, pipeline, records
+from jaxenhance.data import layout
 
 pytest.importorskip("apache_beam")
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +43,7 @@ def test_beam_build_matches_local_build(tmp_path):
   beam_path = builder.build_dataset(config, tmp_path / "beam",
                                     beam_options=["--runner=DirectRunner"])
   local_path = builder.build_dataset(config, tmp_path / "local", num_workers=2)
-  assert builder.is_complete(beam_path) and beam_path.name == local_path.name
+  assert layout.is_complete(beam_path) and beam_path.name == local_path.name
   for split in ("train", "test"):
     beam, local = _by_key(beam_path, split), _by_key(local_path, split)
     assert list(beam) == list(local) and len(beam) > 0  # same records, same order

@@ -16,7 +16,7 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from jaxenhance import assets, codecs, enhance, export, video_io
+from jaxenhance import assets, codecs, enhance, export, inference, video_io
 from jaxenhance.data import sources
 from jaxenhance.models import generator as generator_lib
 
@@ -57,7 +57,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def enhancer(model):
-  return enhance.Enhancer(*model, batch_size=4)
+  return inference.Enhancer(*model, batch_size=4)
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +144,7 @@ def test_chunks_cover_every_frame_with_replicated_ends(batch, radius):
   for n in range(1, 8):
     items = [(np.full((1, 1, 3), i, np.uint8), i) for i in range(n)]
     outputs = []
-    for clip, valid, metas in enhance._chunks(iter(items), batch, radius):
+    for clip, valid, metas in inference._chunks(iter(items), batch, radius):
       assert clip.shape[0] == batch + 2 * radius and 1 <= valid <= batch
       for j, meta in enumerate(metas):
         window = clip[j:j + 2 * radius + 1, 0, 0, 0]
@@ -156,7 +156,7 @@ def test_chunks_cover_every_frame_with_replicated_ends(batch, radius):
 
 def test_enhance_array_equals_the_generator(frames, model, enhancer):
   generator, params = model
-  out = enhance.enhance_array(frames, generator, params, enhancer=enhancer)
+  out = inference.enhance_array(frames, generator, params, enhancer=enhancer)
   want = reference(generator, params, frames)
   assert out.shape == frames.shape and out.dtype == np.uint8
   assert np.abs(out.astype(int) - want).max() <= 1
@@ -166,7 +166,7 @@ def test_enhance_array_equals_the_generator(frames, model, enhancer):
 def test_temporal_generator_gets_a_sliding_window(frames):
   _, generator, params = tiny_generator(temporal_window=3)
   clip = frames[:7]
-  out = enhance.enhance_array(clip, generator, params, batch_size=3)
+  out = inference.enhance_array(clip, generator, params, batch_size=3)
   want = reference(generator, params, clip, window=3)
   assert np.abs(out.astype(int) - want).max() <= 1
 
@@ -180,7 +180,7 @@ def test_video_keeps_timestamps_rate_rotation_and_audio(tmp_path, frames, model,
   before = digest(src)
   out, cmp = tmp_path / "out.mp4", tmp_path / "cmp.mp4"
   summary = enhance.enhance_video(
-      src, out, *model, encoding=enhance.VideoEncoding(qp=0, pix_fmt="yuv444p"), compare=cmp,
+      src, out, *model, encoding=video_io.VideoEncoding(qp=0, pix_fmt="yuv444p"), compare=cmp,
       progress=False, enhancer=enhancer)
   assert digest(src) == before and leftovers(tmp_path) == []
   got, times, rotation, audio, packets = decode(out)
@@ -191,7 +191,7 @@ def test_video_keeps_timestamps_rate_rotation_and_audio(tmp_path, frames, model,
   with av.open(str(out)) as c:
     assert c.streams.video[0].average_rate == FPS
   assert audio == "aac" and packets == packets_in > 0 and summary["audio"] == "copied (aac)"
-  want = enhance.enhance_array(decoded_in, *model, enhancer=enhancer)
+  want = inference.enhance_array(decoded_in, *model, enhancer=enhancer)
   assert np.abs(got.astype(int) - want).mean() < 1.0  # qp 0 4:4:4: only YUV rounding
   side, _, _, _, _ = decode(cmp)
   assert side.shape == (len(frames), 48, 128, 3)
@@ -231,13 +231,13 @@ def test_qp0_yuv420p_round_trip_keeps_colours(tmp_path):
   photo = sources.area_resize(skimage.data.astronaut()[:384], (48, 64))  # a real photo
   frames = np.concatenate([flat, photo[None]])
   src = tmp_path / "in.mp4"
-  writer = enhance.VideoWriter(src, enhance.VideoEncoding(qp=0), 64, 48, 30.0, Fraction(1, 30))
+  writer = video_io.VideoWriter(src, video_io.VideoEncoding(qp=0), 64, 48, 30.0, Fraction(1, 30))
   for i, rgb in enumerate(frames):
     writer.write(rgb, i)
   writer.close()
   out = tmp_path / "out.mp4"
   summary = enhance.enhance_video(src, out, generator, params, progress=False,
-                                  encoding=enhance.VideoEncoding(qp=0))
+                                  encoding=video_io.VideoEncoding(qp=0))
   assert summary["pix_fmt"] == "yuv420p"
   # Each pass is lossless in YUV: what comes back is the in-memory 4:2:0 round trip (whose
   # chroma subsampling is the only loss), without a colour shift.
@@ -335,7 +335,7 @@ def test_bad_input_gives_a_clear_error_and_writes_nothing(tmp_path, frames, chec
 
 @pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError])
 def test_failure_midway_leaves_no_output(tmp_path, frames, model, error):
-  class FailingEnhancer(enhance.Enhancer):
+  class FailingEnhancer(inference.Enhancer):
     calls = 0
 
     def submit(self, clip):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from train_helpers import tiny_config
 
-from jaxenhance import evaluate, export
+from jaxenhance import evaluate, evaluation, export, inference
 from jaxenhance.data import builder
 from jaxenhance.metrics import fid as fid_lib
 from jaxenhance.models import generator as generator_lib
@@ -38,7 +38,7 @@ def fresh(records):
 
 def test_identity_generator_gives_identical_rows_with_fid_and_kid(fresh, records, tmp_path):
   config, generator, params = fresh
-  ev = evaluate.Evaluator(config, records, metrics=(*CHEAP, "fid", "kid"), max_examples=4)
+  ev = evaluation.Evaluator(config, records, metrics=(*CHEAP, "fid", "kid"), max_examples=4)
   assert ev.count == 4
   results = ev.evaluate(generator, params)
   compressed, enhanced = results["overall"]["compressed"], results["overall"]["enhanced"]
@@ -66,8 +66,8 @@ def test_changed_generator_changes_only_the_enhanced_row(fresh, records):
   # A constant brightening: the output conv's bias moves every pixel by +0.1 (with no
   # high-pass, which would remove exactly such a drift).
   generator = generator.clone(highpass=0)
-  ev = evaluate.Evaluator(config, records, metrics=CHEAP, max_examples=8)
-  compiled_before = evaluate._enhance_fn.cache_info().misses
+  ev = evaluation.Evaluator(config, records, metrics=CHEAP, max_examples=8)
+  compiled_before = inference.batch_fn.cache_info().misses
   identity = ev.run(generator, params)
   brighter = jax.tree_util.tree_map_with_path(
       lambda path, x: x + 0.1 if "out" in str(path) and "bias" in str(path) else x, params)
@@ -76,7 +76,7 @@ def test_changed_generator_changes_only_the_enhanced_row(fresh, records):
   assert changed["enhanced/psnr"] < identity["enhanced/psnr"] - 3
   assert changed["enhanced/lpips"] > identity["enhanced/lpips"]
   # One compilation serves both parameter sets.
-  assert evaluate._enhance_fn.cache_info().misses - compiled_before <= 1
+  assert inference.batch_fn.cache_info().misses - compiled_before <= 1
   assert identity["count"] == ev.count == 8
 
 
@@ -96,11 +96,11 @@ def test_run_stage_writes_eval_dir_and_notes_niqe_on_small_patches(fresh, record
 def test_clip_mode_evaluates_whole_frames(fresh):
   config, generator, params = fresh
   from jaxenhance import codecs
-  encoded = evaluate.encode_clips(config, ["sample:carphone"],
+  encoded = evaluation.encode_clips(config, ["sample:carphone"],
                                   [codecs.EncodeSettings("jpeg", "qf", 10)], max_frames=3)
-  batches = evaluate.clip_batches(encoded, temporal_window=1, batch_size=2)
+  batches = evaluation.clip_batches(encoded, temporal_window=1, batch_size=2)
   assert [b.count for b in batches] == [2, 1] and batches[0].gt.shape[1:] == (72, 88, 3)
-  ev = evaluate.Evaluator(config, batches=batches, metrics=("psnr",))
+  ev = evaluation.Evaluator(config, batches=batches, metrics=("psnr",))
   results = ev.evaluate(generator, params)
   assert list(results["groups"]["rung"]) == ["jpeg_qf10"]
   assert results["overall"]["compressed"]["bits_per_pixel"] == pytest.approx(
@@ -110,33 +110,33 @@ def test_clip_mode_evaluates_whole_frames(fresh):
 
 def test_nan_generator_is_an_error(fresh, records):
   config, generator, params = fresh
-  ev = evaluate.Evaluator(config, records, metrics=("psnr",), max_examples=3)
+  ev = evaluation.Evaluator(config, records, metrics=("psnr",), max_examples=3)
   poisoned = jax.tree.map(lambda x: x * np.nan, params)
-  with pytest.raises(evaluate.EvaluationError, match="3 of 3 images .* NaN"):
+  with pytest.raises(evaluation.EvaluationError, match="3 of 3 images .* NaN"):
     ev.run(generator, poisoned)
 
 
 def test_bad_input_messages(fresh, tmp_path):
   config, _, _ = fresh
-  with pytest.raises(evaluate.EvaluationError, match="empty"):
-    evaluate.EvalBatch.from_images([], [])
-  with pytest.raises(evaluate.EvaluationError, match="empty"):
-    evaluate.Evaluator(config, batches=[], metrics=("psnr",))
+  with pytest.raises(evaluation.EvaluationError, match="empty"):
+    evaluation.EvalBatch.from_images([], [])
+  with pytest.raises(evaluation.EvaluationError, match="empty"):
+    evaluation.Evaluator(config, batches=[], metrics=("psnr",))
   lq = [np.zeros((32, 32, 3), np.uint8), np.zeros((40, 32, 3), np.uint8)]
-  with pytest.raises(evaluate.EvaluationError, match="mixed sizes"):
-    evaluate.EvalBatch.from_images(lq, lq)
-  with pytest.raises(evaluate.EvaluationError, match="differ in count or size"):
-    evaluate.EvalBatch(lq=lq[0][None], gt=lq[0][None, :16], mask=np.ones(1, bool),
+  with pytest.raises(evaluation.EvaluationError, match="mixed sizes"):
+    evaluation.EvalBatch.from_images(lq, lq)
+  with pytest.raises(evaluation.EvaluationError, match="differ in count or size"):
+    evaluation.EvalBatch(lq=lq[0][None], gt=lq[0][None, :16], mask=np.ones(1, bool),
                        rung=["a"], source=["b"], bits_per_pixel=np.ones(1))
-  with pytest.raises(evaluate.EvaluationError, match="uint8"):
-    evaluate.EvalBatch.from_images([lq[0] / 255.0], [lq[0]])
-  with pytest.raises(evaluate.EvaluationError, match="unknown metric"):
-    evaluate.Evaluator(config, batches=evaluate.EvalBatch.from_images(lq[:1], lq[:1]),
+  with pytest.raises(evaluation.EvaluationError, match="uint8"):
+    evaluation.EvalBatch.from_images([lq[0] / 255.0], [lq[0]])
+  with pytest.raises(evaluation.EvaluationError, match="unknown metric"):
+    evaluation.Evaluator(config, batches=evaluation.EvalBatch.from_images(lq[:1], lq[:1]),
                        metrics=("psnr", "brisque"))
   with pytest.raises(export.ExportError, match="train first"):
-    evaluate.resolve_export(tmp_path)
-  with pytest.raises(evaluate.EvaluationError, match="at least 2"):
-    evaluate.fid_of_features(np.zeros((1, 8)), np.zeros((5, 8)))
+    export.resolve(tmp_path)
+  with pytest.raises(evaluation.EvaluationError, match="at least 2"):
+    evaluation.fid_of_features(np.zeros((1, 8)), np.zeros((5, 8)))
 
 
 @pytest.mark.parametrize("n1,n2", [(12, 20), (30, 9), (80, 70)])
@@ -146,4 +146,4 @@ def test_low_rank_fid_equals_the_reference(n1, n2):
   with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     expected = fid_lib.fid_from_features(x, y)[0]
-  assert evaluate.fid_of_features(x, y) == pytest.approx(expected, rel=1e-7)
+  assert evaluation.fid_of_features(x, y) == pytest.approx(expected, rel=1e-7)

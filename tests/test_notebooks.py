@@ -1,6 +1,5 @@
 """Both Colab notebooks execute headlessly on CPU with a small budget (nbclient)."""
 
-import os
 from pathlib import Path
 
 import nbformat

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from jaxenhance.data import builder, pipeline, records
+from jaxenhance.data import layout
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +42,7 @@ def built(tmp_path_factory):
   workdir = tmp_path_factory.mktemp("pipeline")
   config = tiny_config()
   builder.build_dataset(config, workdir)
-  return config, builder.data_dir(config, workdir)
+  return config, layout.data_dir(config, workdir)
 
 
 def _take(ds, n):

@@ -18,6 +18,7 @@ import tensorflow_datasets as tfds
 
 from jaxenhance import codecs, video_io
 from jaxenhance.data import builder, pipeline, records, sources
+from jaxenhance.data import layout
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -193,7 +194,7 @@ def test_splits_are_by_source_clip(built):
 
 def test_tfds_loaders_decode_the_same_examples(built):
   config, workdir, path = built
-  name = f"jaxenhance_patches/{builder.RecordSpec.from_config(config).config_name}"
+  name = f"jaxenhance_patches/{layout.RecordSpec.from_config(config).config_name}"
   by_name = tfds.data_source(name, data_dir=os.fspath(workdir / "records"))
   from_dir = tfds.builder_from_directory(os.fspath(path)).as_data_source("train")
   assert len(by_name["train"]) == len(from_dir) > 0
@@ -213,7 +214,7 @@ def test_rebuild_reuses_and_changed_settings_get_their_own_dataset(built):
   assert time.perf_counter() - start < 10  # nothing re-encoded
   changed = tiny_config()
   changed.data.patch_jitter = 0
-  other = builder.RecordSpec.from_config(changed).config_name
+  other = layout.RecordSpec.from_config(changed).config_name
   assert other != path.parent.name
 
 
@@ -238,7 +239,7 @@ def test_failed_build_leaves_nothing_that_loads_then_rebuild_works(tmp_path):
     pipeline.dataset_dir(config, root)
   config.data.test_sources = ("sample:carphone",)
   path = builder.build_dataset(config, tmp_path)
-  assert builder.is_complete(path) and len(pipeline.data_source(path, "test")) > 0
+  assert layout.is_complete(path) and len(pipeline.data_source(path, "test")) > 0
 
 
 def test_killed_build_never_looks_complete_and_rebuild_succeeds(tmp_path):
@@ -268,14 +269,14 @@ def test_killed_build_never_looks_complete_and_rebuild_succeeds(tmp_path):
     pipeline.dataset_dir(config, tmp_path / "records")
   config.data.num_workers = 0
   path = builder.build_dataset(config, tmp_path)
-  assert builder.is_complete(path)
+  assert layout.is_complete(path)
   assert len(pipeline.data_source(path, "train")) > 0
 
 
 def test_patch_seed_lets_runs_of_other_seeds_share_the_records():
-  base = builder.RecordSpec.from_config(tiny_config()).config_name
+  base = layout.RecordSpec.from_config(tiny_config()).config_name
   other_seed = tiny_config()
   other_seed.seed = 1
-  assert builder.RecordSpec.from_config(other_seed).config_name != base  # jitter follows seed
+  assert layout.RecordSpec.from_config(other_seed).config_name != base  # jitter follows seed
   other_seed.data.patch_seed = 0
-  assert builder.RecordSpec.from_config(other_seed).config_name == base
+  assert layout.RecordSpec.from_config(other_seed).config_name == base

@@ -26,6 +26,7 @@ import reliability_helpers as h
 
 from jaxenhance import checkpointing, train
 from jaxenhance.data import builder, pipeline, records, sources
+from jaxenhance.data import layout
 
 ROOT = h.ROOT
 
@@ -252,7 +253,7 @@ def test_records_onto_a_full_disk_fail_clearly_and_leave_nothing(tmp_path):
     assert "No space left on device" in out.stderr or "File too large" in out.stderr, \
         out.stderr[-2000:]
     assert not [p for p in disk.rglob("*") if p.is_file()]  # no shard, no dataset_info.json
-    assert not [p for p in disk.rglob("*") if builder.is_complete(p)]
+    assert not [p for p in disk.rglob("*") if layout.is_complete(p)]
 
 
 def test_enhanced_video_onto_a_full_disk_fails_clearly_and_leaves_nothing(tmp_path):
@@ -443,7 +444,7 @@ def test_prepare_on_a_flat_clip_says_so_in_one_line(tmp_path):
   assert out.returncode == 2, out.stderr[-2000:]
   assert "Traceback" not in out.stderr
   assert "the train split has no patches" in out.stderr and "skip_flat_std" in out.stderr
-  assert not [p for p in (tmp_path / "work").rglob("*") if builder.is_complete(p)]
+  assert not [p for p in (tmp_path / "work").rglob("*") if layout.is_complete(p)]
 
 
 def test_one_unreadable_file_in_a_dir_source_can_be_skipped(tmp_path):

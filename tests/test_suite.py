@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jaxenhance import assets, debian_packages
+from jaxenhance import assets, debian_packages, export
 from jaxenhance.suite import gate, items, runner
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -195,15 +195,11 @@ def test_a_colour_cast_fails_the_gate_and_is_reported(tmp_path):
   assert Path(files["plot"]).stat().st_size > 10_000
 
 
-def test_a_generator_that_changes_the_frame_size_is_named():
-  class Cropping:  # stands in for the enhance path of a generator that crops rows
-    @staticmethod
-    def enhance_array(frames, *args, **kwargs):
-      return frames[:, 2:]
-
+def test_a_generator_that_changes_the_frame_size_is_named(monkeypatch):
+  # Stands in for the inference path of a generator that crops rows.
+  monkeypatch.setattr(runner.inference, "enhance_array", lambda frames, *a, **k: frames[:, 2:])
   g, params = _generator()
   model = runner._Model(g, params)
-  model._enhance = Cropping
   with pytest.raises(runner.SuiteError, match="suite item x: .*keep the frame size"):
     model(np.zeros((2, 64, 64, 3), np.uint8), [0], "suite item x")
 
@@ -233,9 +229,8 @@ def test_a_rung_the_codec_cannot_encode_names_item_and_rung(monkeypatch):
 def test_shipped_model_keeps_colours_and_clean_frames():
   """The shipped generator on flat palette patches and on pristine carphone frames: it may move
   lightness a little, never hue (the first shipped model moved flat cyan by +22, -20, +19)."""
-  from jaxenhance import enhance
 
-  g, params, _ = enhance.load_checkpoint("shipped")
+  g, params, _ = export.load_generator("shipped")
   model = runner._Model(g, params)
   shifts = np.array(list(runner.palette_check(model).values()))
   assert np.abs(shifts).max() <= 6.0, shifts

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxenhance import assets, enhance, tiling, video_io
+from jaxenhance import assets, inference, tiling, video_io
 from jaxenhance.models import generator as generator_lib
 
 
@@ -59,14 +59,14 @@ def test_tiled_output_has_no_seams():
   frames, _ = video_io.read_frames(assets.sample_clip_path("bikes"), max_frames=2)
   frames = frames[:, 40:136, 100:228]  # 96x128 of real footage
   generator, params = _perturbed_generator(0.05)
-  whole = enhance.enhance_array(frames, generator, params, tile=1024).astype(int)
+  whole = inference.enhance_array(frames, generator, params, tile=1024).astype(int)
   assert np.abs(whole - frames).mean() > 2.0  # the network really changes the frames
 
-  tiled = enhance.Enhancer(generator, params, tile=48, overlap=24)
+  tiled = inference.Enhancer(generator, params, tile=48, overlap=24)
   assert tiled.plan(96, 128).num_tiles >= 6
-  diff = np.abs(enhance.enhance_array(frames, generator, params, enhancer=tiled) - whole)
+  diff = np.abs(inference.enhance_array(frames, generator, params, enhancer=tiled) - whole)
   assert diff.max() <= 1  # uint8 rounding only
 
-  naive = enhance.Enhancer(generator, params, tile=32, overlap=0)  # abutting tiles
-  diff = np.abs(enhance.enhance_array(frames, generator, params, enhancer=naive) - whole)
+  naive = inference.Enhancer(generator, params, tile=32, overlap=0)  # abutting tiles
+  diff = np.abs(inference.enhance_array(frames, generator, params, enhancer=naive) - whole)
   assert diff.max() >= 3  # the seams the blending removes

@@ -320,7 +320,7 @@ def source_spec(case: Case, path: Path) -> str:
 
 
 def run_case(case: Case, inputs: Path, work: Path, export: Path) -> list[dict]:
-  from jaxenhance.data import builder
+  from jaxenhance.data import layout
 
   path = inputs / case.name
   spec = source_spec(case, path)
@@ -341,7 +341,7 @@ def run_case(case: Case, inputs: Path, work: Path, export: Path) -> list[dict]:
   records = wd / "records"
   left = [] if code == 0 else [str(p.relative_to(wd)) for p in records.rglob("*")
                                if p.is_file() or p.name.startswith("incomplete.")
-                               or builder.is_complete(p)] if records.exists() else []
+                               or layout.is_complete(p)] if records.exists() else []
   rows.append(("prepare", *judge(code, err, prepare_ok, left, case.expect[0]), secs))
 
   # enhance

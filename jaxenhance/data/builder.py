@@ -45,8 +45,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import hashlib
-import json
 import multiprocessing
 import os
 import time
@@ -59,94 +57,11 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
-from jaxenhance import atomic_write, codecs
 from jaxenhance.data import records, sources
+from jaxenhance.data.layout import RECORDS_VERSION, SPLITS, RecordSpec, data_dir, is_complete
 
-SPLITS = ("train", "test")
-RECORDS_VERSION = "1.0.0"
 # One record per group (random access reads one record); no compression (see _ArrayRecordWriter).
 ARRAY_RECORD_OPTIONS = "group_size:1,uncompressed"
-
-
-@dataclasses.dataclass(frozen=True)
-class RecordSpec:
-  """Everything that determines the content of the records (hashed into the config name)."""
-  train_sources: tuple[str, ...]
-  test_sources: tuple[str, ...]
-  max_height: int
-  max_frames: int
-  fps: float
-  ladder: tuple[tuple[str, str, tuple[int, ...], str | None], ...]  # codec, param, values, preset
-  gop: int
-  preset: str
-  patches: records.PatchSettings
-  skip_unreadable: bool = False  # skip unreadable files of dir:/photodir: sources
-  photo_heights: tuple[int, ...] = ()  # animate each photo at these frame heights (sources.py)
-
-  @classmethod
-  def from_config(cls, config: Any) -> RecordSpec:
-    """Reads ``config.data``; the patch jitter is seeded by ``data.patch_seed`` (-1 or absent:
-    ``config.seed``), so runs of several seeds can share one records build."""
-    data = config.data
-    patch_seed = int(data.get("patch_seed", -1))
-    patch_seed = int(config.get("seed", 0)) if patch_seed < 0 else patch_seed
-    ladder = tuple(
-        (str(e["codec"]), str(e["param"]), tuple(int(v) for v in e["values"]),
-         e.get("preset", None)) for e in data.ladder)
-    return cls(
-        train_sources=tuple(data.train_sources),
-        test_sources=tuple(data.test_sources),
-        max_height=int(data.max_height),
-        max_frames=int(data.max_frames),
-        fps=float(data.fps),
-        ladder=ladder,
-        gop=int(data.gop),
-        preset=str(data.preset or ""),
-        patches=records.PatchSettings.from_config(data, seed=patch_seed),
-        skip_unreadable=bool(data.get("skip_unreadable", False)),
-        photo_heights=tuple(int(h) for h in data.get("photo_heights", ())),
-    )
-
-  def rungs(self) -> list[codecs.EncodeSettings]:
-    ladder = [{"codec": c, "param": p, "values": v, "preset": s} for c, p, v, s in self.ladder]
-    return records.ladder_settings(ladder, preset=self.preset, gop=self.gop)
-
-  def sources(self, split: str) -> tuple[str, ...]:
-    return {"train": self.train_sources, "test": self.test_sources}[split]
-
-  def to_json(self) -> str:
-    settings = dataclasses.asdict(self)
-    for name in ("skip_unreadable", "photo_heights"):  # absent when off: old records keep hashes
-      if not settings[name]:
-        del settings[name]
-    return json.dumps(settings, sort_keys=True)
-
-  @property
-  def config_name(self) -> str:
-    digest = hashlib.sha256(self.to_json().encode()).hexdigest()[:10]
-    return f"p{self.patches.patch_size}_t{self.patches.temporal_window}_{digest}"
-
-  def check(self) -> None:
-    """Raises ``records.RecordError`` for settings that cannot build (before any encoding)."""
-    self.rungs()  # validates the ladder
-    for split in SPLITS:
-      if not self.sources(split):
-        raise records.RecordError(f"data.{split}_sources is empty; give at least one source.")
-    from jaxenhance.suite import items as suite_items  # plain data: the suite's reserved files
-
-    reserved = suite_items.suite_sources_in(self.train_sources)
-    if reserved:
-      raise records.RecordError(
-          f"data.train_sources {reserved} read items of the held-out suite "
-          "(jaxenhance/suite/items.py); training must never see them: drop those sources.")
-    from jaxenhance.data import corpus  # a corpus file is read only after its checksum passes
-
-    corpus.verify_specs(self.train_sources + self.test_sources)
-    both = sorted(set(self.train_sources) & set(self.test_sources))
-    if both:
-      raise records.RecordError(
-          f"sources {both} are in both data.train_sources and data.test_sources; splits are by "
-          "source clip, so each source belongs to one split.")
 
 
 @dataclasses.dataclass
@@ -246,7 +161,7 @@ class _ArrayRecordWriter(tfds.core.writer.ExampleWriter):
       writer.close()
 
 
-class JaxenhancePatches(tfds.core.GeneratorBasedBuilder):
+class JaxenhancePatches(tfds.core.GeneratorBasedBuilder):  # TFDS name: layout.DATASET_NAME
   """Co-located (compressed, original) patch pairs of real footage at a codec ladder."""
 
   VERSION = tfds.core.Version(RECORDS_VERSION)
@@ -356,11 +271,6 @@ class JaxenhancePatches(tfds.core.GeneratorBasedBuilder):
           "every patch)")
 
 
-def data_dir(config: Any, workdir: str | os.PathLike) -> Path:
-  """``config.data.data_dir`` or ``<workdir>/records``."""
-  return Path(config.data.get("data_dir", "") or Path(workdir) / "records")
-
-
 def make_builder(config: Any, data_dir_: str | os.PathLike, *, num_workers: int | None = None,
                  beam: bool = False) -> JaxenhancePatches:
   """The builder for ``config``'s records under ``data_dir_`` (not built yet)."""
@@ -374,13 +284,6 @@ def make_builder(config: Any, data_dir_: str | os.PathLike, *, num_workers: int 
   return JaxenhancePatches(
       config=PatchesConfig(name=spec.config_name, spec=spec, description=spec.to_json()),
       data_dir=os.fspath(data_dir_), file_format="array_record", num_workers=workers, beam=beam)
-
-
-def is_complete(path: str | os.PathLike) -> bool:
-  """True if ``path`` is a finished dataset version directory (what TFDS renames into place)."""
-  path = Path(path)
-  return (not path.name.startswith("incomplete.") and (path / "dataset_info.json").is_file()
-          and (path / "features.json").is_file())
 
 
 def build(config: Any, workdir: str | os.PathLike, *, num_workers: int | None = None,
@@ -419,27 +322,3 @@ def build_dataset(config: Any, workdir: str | os.PathLike, **kwargs) -> Path:
   """``build`` and return the dataset directory, for ``pipeline.data_source`` or
   ``tfds.builder_from_directory``. Keyword arguments as ``build``."""
   return dataset_path(build(config, workdir, **kwargs))
-
-
-def rung_index(path: str | os.PathLike, split: str) -> dict[str, np.ndarray]:
-  """Record indices of each ladder rung in ``split`` (cached in ``rungs-<split>.npz``).
-
-  Used to mix codecs/qualities by weight and to count examples per rung. Computed by one pass
-  over the records' metadata the first time, then read from the cache.
-  """
-  path = Path(path)
-  cache = path / f"rungs-{split}.npz"
-  if cache.is_file():
-    with np.load(cache, allow_pickle=False) as data:
-      return {k: data[k] for k in data.files}
-  source = tfds.builder_from_directory(os.fspath(path)).as_data_source(
-      split, deserialize_method=tfds.decode.DeserializeMethod.RAW_BYTES)
-  rungs: dict[str, list[int]] = {}
-  feature_cls = records._example_proto()  # pylint: disable=protected-access
-  for i in range(len(source)):
-    feature = feature_cls.FromString(source[i]).features.feature
-    rungs.setdefault(feature["rung"].bytes_list.value[0].decode(), []).append(i)
-  index = {k: np.asarray(v, np.int64) for k, v in sorted(rungs.items())}
-  with atomic_write.outputs(cache) as (tmp,), open(tmp, "wb") as f:
-    np.savez(f, **index)
-  return index

@@ -55,17 +55,16 @@ import tensorflow_datasets as tfds
 from absl import flags, logging
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxenhance import codecs
-from jaxenhance.data import builder as builder_lib
-from jaxenhance.data import records
+from jaxenhance import codecs, errors
+from jaxenhance.sharding import DATA_AXIS
+from jaxenhance.data import layout, records
 
-DATA_AXIS = "data"
 METADATA = ("codec", "value", "picture_type", "bits_per_pixel")
 _CODEC_IDS = {name: i for i, name in enumerate(codecs.CODECS)}
 _PICTURE_IDS = {name: i for i, name in enumerate(records.PICTURE_TYPES)}
 
 
-class PipelineError(ValueError):
+class PipelineError(errors.JaxenhanceError, ValueError):
   """The records or the pipeline settings do not fit; the message says what to change."""
 
 
@@ -77,12 +76,10 @@ def dataset_dir(config: Any, data_dir: str | os.PathLike) -> Path:
   """The version directory of ``config``'s records: ``data_dir`` itself if it is one, else
   ``<data_dir>/jaxenhance_patches/<config name>/<version>``."""
   path = Path(data_dir)
-  if builder_lib.is_complete(path):
+  if layout.is_complete(path):
     return path
-  spec = builder_lib.RecordSpec.from_config(config)
-  path = (path / builder_lib.JaxenhancePatches.name / spec.config_name
-          / builder_lib.RECORDS_VERSION)
-  if not builder_lib.is_complete(path):
+  path = layout.version_dir(config, path)
+  if not layout.is_complete(path):
     raise PipelineError(
         f"no complete patch records for this config at {path}; build them first with "
         "`python -m jaxenhance.prepare --config=... --workdir=...` (an interrupted build leaves "
@@ -291,7 +288,7 @@ def make_dataset(
     config: run config (``data.crop_size``, ``data.batch_size`` (global), ``data.shuffle_seed``,
       ``data.codec_weights``, ``data.hflip``/``data.vflip``, ``data.grain_threads``,
       ``data.prefetch``, ``data.grain_workers``; also used to find the records).
-    data_dir: the records root (``builder.data_dir``) or a dataset version directory.
+    data_dir: the records root (``layout.data_dir``) or a dataset version directory.
     split: "train" or "test".
     shuffle: training mode: shuffled, randomly cropped and flipped, full batches only.
       Otherwise record order, centre crops and a padded last batch with ``mask``.
@@ -315,7 +312,7 @@ def make_dataset(
 
   weights = dict(data.get("codec_weights", None) or {})
   if weights and shuffle:
-    groups, mix = _mixture_groups(weights, builder_lib.rung_index(path, split))
+    groups, mix = _mixture_groups(weights, layout.rung_index(path, split))
     parts = [grain.MapDataset.source(_Subset(source, g)).shuffle(seed=seed + i).repeat()
              for i, g in enumerate(groups)]
     ds = grain.MapDataset.mix(parts, mix)

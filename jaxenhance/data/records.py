@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxenhance import codecs
+from jaxenhance import codecs, errors
 
 PICTURE_TYPES = ("I", "P", "B")
 EDGE_MODES = ("replicate", "skip")
@@ -54,7 +54,7 @@ INT_FIELDS = ("value", "frame_index", "y", "x")
 FLOAT_FIELDS = ("bits_per_pixel",)
 
 
-class RecordError(ValueError):
+class RecordError(errors.JaxenhanceError, ValueError):
   """A clip or a setting that cannot produce patch records; the message says what to change."""
 
 

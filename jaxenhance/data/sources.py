@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from jaxenhance import assets, video_io
+from jaxenhance import assets, errors, video_io
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ SPEC_FORMS = ("sample:<name>", "file:<video>", "dir:<folder>", "photo:<name or i
               "photos:sample", "photodir:<folder>")
 
 
-class SourceError(ValueError):
+class SourceError(errors.JaxenhanceError, ValueError):
   """A source spec or clip cannot serve as training/evaluation footage; says what to do."""
 
 

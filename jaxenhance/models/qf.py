@@ -45,6 +45,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
+from jaxenhance import errors, inference
+
 Array = jax.Array
 
 JPEG_QFS = (5, 10, 20, 30, 40, 60)
@@ -59,7 +61,7 @@ FORMAT_VERSION = 1
 _LUMA = (0.299, 0.587, 0.114)
 
 
-class PredictorError(ValueError):
+class PredictorError(errors.JaxenhanceError, ValueError):
   """Bad input to the predictor or the router, or a damaged predictor file."""
 
 
@@ -408,21 +410,19 @@ def load_predictor(directory: str | os.PathLike) -> Predictor:
 class Ensemble:
   """One generator per quality class: ``Ensemble({class_value: (generator, params)})``.
 
-  Generators are applied with a jitted ``apply`` built once per member; a member may be shared by
-  several classes (pass the same pair twice).
+  Generators run through ``inference.batch_fn`` (one compilation per architecture and shape); a
+  member may be shared by several classes (pass the same pair twice).
   """
 
   def __init__(self, members: Mapping[int, tuple[nn.Module, Any]]):
     if not members:
       raise PredictorError("an ensemble needs at least one (generator, params) member.")
     self.members: dict[int, tuple[nn.Module, Any]] = {}
-    self._apply: dict[int, Any] = {}
     for value, member in members.items():
       if not isinstance(member, tuple) or len(member) != 2:
         raise PredictorError(f"ensemble member for class {value} must be a (generator, params) "
                              f"pair; got {type(member).__name__}.")
       self.members[int(value)] = member
-      self._apply[int(value)] = jax.jit(member[0].apply)
 
   @property
   def values(self) -> list[int]:
@@ -430,9 +430,8 @@ class Ensemble:
 
   def enhance(self, value: int, frames: np.ndarray) -> np.ndarray:
     """Runs the generator of class ``value`` on uint8 frames [N, H, W, 3]; returns uint8."""
-    _, params = self.members[int(value)]
-    out = self._apply[int(value)](params, jnp.asarray(frames, jnp.float32) / 255.0)
-    return np.asarray(jnp.round(jnp.clip(out, 0.0, 1.0) * 255.0).astype(jnp.uint8))
+    generator, params = self.members[int(value)]
+    return np.asarray(inference.batch_fn(generator)(params, np.asarray(frames, np.uint8))[0])
 
 
 @dataclasses.dataclass

@@ -16,7 +16,9 @@ SHIPPED = Path(__file__).resolve().parent / "quickstart"
 def shipped_checkpoint() -> Path:
   """Directory of the shipped generator export (``generator.msgpack`` + ``generator.json``)."""
   if not (SHIPPED / "generator.msgpack").is_file():
-    raise FileNotFoundError(
+    from jaxenhance.errors import AssetError
+
+    raise AssetError(
         f"the shipped checkpoint is missing from {SHIPPED}; reinstall jaxenhance or pass "
         "--checkpoint=<your workdir>/export")
   return SHIPPED

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from jaxenhance import assets, debian_packages
+from jaxenhance import debian_packages, errors
 from jaxenhance.suite import items as items_lib
 from jaxenhance.suite import runner
 
@@ -26,8 +26,8 @@ def main(argv: list[str] | None = None) -> int:
       except runner.SuiteError as exc:
         ok, status = False, f"MISSING ({exc})"
       print(f"{item.id:24s} {item.category:13s} {item.licence:20.20s} {status}")
-  except assets.AssetError as exc:
-    print(f"jaxenhance suite: error: {exc}", file=sys.stderr)
+  except errors.USER_ERRORS as exc:
+    print(f"jaxenhance suite: error: {' '.join(str(exc).split())}", file=sys.stderr)
     return 2
   return 0 if ok else 1
 

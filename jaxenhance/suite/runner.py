@@ -3,7 +3,7 @@ r"""Run a generator over the held-out suite: whole frames, every codec rung, bot
 For each item (``items.py``) the pristine clip (``NUM_FRAMES`` frames) is encoded at every rung
 of ``RUNGS`` with ``codecs.round_trip`` (x264 preset medium, GOP 12; the same code that makes
 training pairs), and frames ``SCORED_FRAMES`` (P/B frames of the GOP, not the first I-frame) are
-enhanced as the enhance CLI does (``enhance.Enhancer``: tiles of up to 512 px, 64 px overlap,
+enhanced as the enhance CLI does (``inference.Enhancer``: tiles of up to 512 px, 64 px overlap,
 blended without seams; temporal generators see their window, ends replicated) and scored
 against the pristine frames:
 
@@ -35,7 +35,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from jaxenhance import assets, atomic_write, codecs, debian_packages
+from jaxenhance import assets, atomic_write, codecs, debian_packages, errors, inference
 from jaxenhance.data import sources
 from jaxenhance.metrics import colour
 from jaxenhance.metrics import lpips as lpips_lib
@@ -62,7 +62,7 @@ FRAME_METRICS = ("psnr", "psnr_y", "ssim", "lpips", "shift_r", "shift_g", "shift
 ROWS = ("compressed", "enhanced")
 
 
-class SuiteError(ValueError):
+class SuiteError(errors.JaxenhanceError, ValueError):
   """The suite cannot give meaningful numbers (missing item, bad model, bad rung); says which."""
 
 
@@ -164,23 +164,20 @@ class _Model:
   """A generator run as the enhance CLI runs it (tiled, batched, 8-bit out)."""
 
   def __init__(self, generator, params, tile: int = 512, overlap: int = 64):
-    from jaxenhance import enhance
-
-    self._enhance = enhance
     self.generator = generator
     self.radius = generator.temporal_window // 2
-    self.enhancer = enhance.Enhancer(generator, params, batch_size=len(SCORED_FRAMES),
-                                     tile=tile, overlap=overlap)
+    self.enhancer = inference.Enhancer(generator, params, batch_size=len(SCORED_FRAMES),
+                                       tile=tile, overlap=overlap)
 
   def __call__(self, frames: np.ndarray, scored: Sequence[int], what: str) -> np.ndarray:
     """Enhanced frames ``scored`` of ``frames`` [T, H, W, 3]."""
     if self.radius == 0:
-      out = self._enhance.enhance_array(frames[list(scored)], self.generator, None,
-                                        enhancer=self.enhancer)
+      out = inference.enhance_array(frames[list(scored)], self.generator, None,
+                                    enhancer=self.enhancer)
     else:  # each scored frame with its window (ends replicated, as the CLI does)
       n = len(frames)
       out = np.stack([
-          self._enhance.enhance_array(
+          inference.enhance_array(
               frames[np.clip(np.arange(t - self.radius, t + self.radius + 1), 0, n - 1)],
               self.generator, None, enhancer=self.enhancer)[self.radius]
           for t in scored])
