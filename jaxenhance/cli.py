@@ -46,11 +46,17 @@ def main(argv: list[str] | None = None) -> None:
           f"{', '.join(PROGRAMS)} (jaxenhance --help)", file=sys.stderr)
     sys.exit(2)
   module, function = PROGRAMS[argv[0]]
-  program = getattr(importlib.import_module(module), function)
-  sys.argv = [f"jaxenhance {argv[0]}", *argv[1:]]
+  program_module = importlib.import_module(module)
+  program = getattr(program_module, function)
   if function == "main":  # argparse programs take argv and return the exit status
+    sys.argv = [f"jaxenhance {argv[0]}", *argv[1:]]
     sys.exit(program(argv[1:]))
-  program()  # absl programs read sys.argv and exit themselves
+  # absl programs read sys.argv and exit themselves. Their --help shows the __main__ module's
+  # docstring and the flags of the module argv[0] names: make both the program's, as
+  # `python -m jaxenhance.<module>` would.
+  sys.modules["__main__"].__doc__ = program_module.__doc__
+  sys.argv = [module, *argv[1:]]
+  program()
 
 
 if __name__ == "__main__":

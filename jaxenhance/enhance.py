@@ -75,7 +75,6 @@ from jaxenhance import atomic_write, errors, export, image_io, inference, video_
 from jaxenhance.inference import EnhanceError
 from jaxenhance.models import generator as generator_lib
 
-
 logger = logging.getLogger("jaxenhance.enhance")
 
 
@@ -335,9 +334,10 @@ def _parser() -> argparse.ArgumentParser:
       description="Enhance a video or image with a trained jaxenhance generator.")
   p.add_argument("input", help="input video (any format FFmpeg reads) or image")
   p.add_argument("output", help="output file; its extension picks the container/format")
-  p.add_argument("--checkpoint", required=True,
-                 help="generator export dir (generator.json + generator.msgpack) or a training "
-                      "workdir containing export/")
+  p.add_argument("--checkpoint", default="shipped",
+                 help="'shipped' (the model inside the package; the default), a generator "
+                      "export dir (generator.json + generator.msgpack) or a training workdir "
+                      "containing export/")
   p.add_argument("--codec", default="", help="h264 (default), hevc, vp9 (default for .webm), "
                                              "av1, ffv1 (lossless RGB)")
   q = p.add_mutually_exclusive_group()

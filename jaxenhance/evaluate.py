@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -42,10 +43,16 @@ from typing import Any
 import numpy as np
 from absl import app, flags
 
-from jaxenhance import atomic_write, errors, export
-
-from jaxenhance.evaluation import (LOWER_IS_BETTER, METRICS, ROWS, EvaluationError, Evaluator,
-                                   clip_batches, encode_clips)
+from jaxenhance import atomic_write, config_loader, errors, export
+from jaxenhance.evaluation import (
+  LOWER_IS_BETTER,
+  METRICS,
+  ROWS,
+  EvaluationError,
+  Evaluator,
+  clip_batches,
+  encode_clips,
+)
 
 _FLAGS: dict[str, Any] = {}
 
@@ -287,9 +294,11 @@ def _define_flags() -> None:
   from ml_collections import config_flags
 
   _FLAGS.update(
-      config=config_flags.DEFINE_config_file("config", "configs/quickstart.py", "Run config."),
-      checkpoint=flags.DEFINE_string("checkpoint", None,
-                                     "Export directory or work directory holding export/."),
+      config=config_flags.DEFINE_config_file(
+          "config", str(config_loader.config_path("quickstart")), "Run config."),
+      checkpoint=flags.DEFINE_string(
+          "checkpoint", "shipped", "'shipped' (the model inside the package), an export "
+          "directory or a work directory holding export/."),
       data_dir=flags.DEFINE_string("data_dir", None, "Records (default: the config's or "
                                    "<workdir>/records)."),
       split=flags.DEFINE_string("split", "test", "Records split."),
@@ -348,8 +357,8 @@ def _main_suite() -> None:
 
 def cli() -> None:
   """The program (``jaxenhance evaluate`` or ``python -m jaxenhance.evaluate``)."""
+  sys.argv = config_loader.expand_config_flags(sys.argv)
   _define_flags()
-  flags.mark_flags_as_required(["checkpoint"])
   app.run(main)
 
 

@@ -17,6 +17,7 @@ Library use: ``jaxenhance.data.builder.build_dataset(config, workdir) -> path`` 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any
 from absl import app, flags
 from ml_collections import config_flags
 
-from jaxenhance import errors
+from jaxenhance import config_loader, errors
 from jaxenhance.data import builder as builder_lib
 from jaxenhance.data import layout
 
@@ -38,7 +39,8 @@ def _define_flags() -> None:
   """Command-line flags, defined only when this module is the program: ``jaxenhance.run`` (or a
   benchmark) imports it next to its own ``--config``/``--workdir`` flags."""
   _FLAGS.update(
-      config=config_flags.DEFINE_config_file("config", "configs/quickstart.py", "Run config."),
+      config=config_flags.DEFINE_config_file(
+          "config", str(config_loader.config_path("quickstart")), "Run config."),
       workdir=flags.DEFINE_string("workdir", None,
                                   "Work directory (records in <workdir>/records)."),
       num_workers=flags.DEFINE_integer(
@@ -121,6 +123,7 @@ def main(argv: list[str]) -> None:
 
 def cli() -> None:
   """The program (``jaxenhance prepare`` or ``python -m jaxenhance.prepare``)."""
+  sys.argv = config_loader.expand_config_flags(sys.argv)
   _define_flags()
   app.run(main)
 

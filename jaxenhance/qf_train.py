@@ -18,6 +18,7 @@ headline number; patch-level accuracy is reported beside it.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -30,11 +31,12 @@ import optax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jaxenhance import assets, codecs, errors
+from jaxenhance import assets, codecs, config_loader, errors
 from jaxenhance.data import sources
 from jaxenhance.models import qf
 
-_CONFIG = config_flags.DEFINE_config_file("config", "configs/qf.py", "Quality-predictor config.")
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", str(config_loader.config_path("qf")), "Quality-predictor config.")
 _WORKDIR = flags.DEFINE_string("workdir", "workdir", "Work directory.")
 _CODEC = flags.DEFINE_enum("codec", None, ["jpeg", "h264"], "Overrides config.qf.codec.")
 
@@ -398,6 +400,7 @@ def main(argv: list[str]) -> None:
 
 def cli() -> None:
   """The program (``jaxenhance qf-train`` or ``python -m jaxenhance.qf_train``)."""
+  sys.argv = config_loader.expand_config_flags(sys.argv)
   app.run(main)
 
 

@@ -22,6 +22,7 @@ keeps its traceback).
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -29,10 +30,21 @@ from typing import Any, Callable
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jaxenhance import (assets, enhance, errors, evaluate, feature_maps, prepare, select_layers,
-                        train, xla_cache)
+from jaxenhance import (
+  assets,
+  config_loader,
+  enhance,
+  errors,
+  evaluate,
+  feature_maps,
+  prepare,
+  select_layers,
+  train,
+  xla_cache,
+)
 
-_CONFIG = config_flags.DEFINE_config_file("config", "configs/quickstart.py", "Run config.")
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", str(config_loader.config_path("quickstart")), "Run config.")
 _WORKDIR = flags.DEFINE_string("workdir", "workdir/quickstart", "Work directory.")
 
 
@@ -84,6 +96,7 @@ def main(argv: list[str]) -> None:
 
 def cli() -> None:
   """The program (``jaxenhance run`` or ``python -m jaxenhance.run``)."""
+  sys.argv = config_loader.expand_config_flags(sys.argv)
   app.run(main)
 
 

@@ -12,6 +12,7 @@ CSF, k or threshold costs seconds. The critic reads the report when ``critic.lay
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jaxenhance import assets, errors
+from jaxenhance import assets, config_loader, errors
 from jaxenhance.perception import gratings, networks, plots, probe, scoring, selection
 
 _FLAGS: dict[str, Any] = {}
@@ -30,7 +31,7 @@ _FLAGS: dict[str, Any] = {}
 def _define_flags() -> None:
   """Flags exist only when this module is the program (``jaxenhance.run`` imports it)."""
   _FLAGS.update(
-      config=config_flags.DEFINE_config_file("config", "configs/select_layers.py",
+      config=config_flags.DEFINE_config_file("config", str(config_loader.config_path("select_layers")),
                                              "Layer-selection config."),
       workdir=flags.DEFINE_string("workdir", "workdir/select", "Work directory."))
 
@@ -133,6 +134,7 @@ def main(argv: list[str]) -> None:
 
 def cli() -> None:
   """The program (``jaxenhance select-layers`` or ``python -m jaxenhance.select_layers``)."""
+  sys.argv = config_loader.expand_config_flags(sys.argv)
   _define_flags()
   app.run(main)
 

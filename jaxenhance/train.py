@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,17 @@ import numpy as np
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jaxenhance import (checkpointing, errors, evaluation, export, inference, sharding, steps,
-                        xla_cache)
+from jaxenhance import (
+  checkpointing,
+  config_loader,
+  errors,
+  evaluation,
+  export,
+  inference,
+  sharding,
+  steps,
+  xla_cache,
+)
 from jaxenhance.models import critic as critic_lib
 from jaxenhance.models import generator as generator_lib
 from jaxenhance.models import vgg
@@ -276,8 +286,7 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
   """Trains per ``config`` in ``workdir``; returns a summary of the run."""
   from clu import metric_writers, periodic_actions  # heavy imports: only when training
 
-  from jaxenhance.data import layout
-  from jaxenhance.data import pipeline
+  from jaxenhance.data import layout, pipeline
 
   workdir = Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
@@ -481,6 +490,11 @@ def run_stage(config: Any, workdir: Path) -> dict:
 
 def main(argv: list[str]) -> None:
   del argv
+  try:
+    config = _FLAGS["config"].value
+    config.get("train")  # a bad --config fails on first use: here, before any folder is made
+  except errors.USER_ERRORS as exc:
+    errors.exit_on_error("train", exc)
   xla_cache.enable()
   if _FLAGS["topology"].value:
     if not _FLAGS["dry_run"].value:
@@ -488,7 +502,7 @@ def main(argv: list[str]) -> None:
     from jaxenhance import topology
 
     try:
-      topology.check_fits(topology.dry_run(_FLAGS["config"].value, _FLAGS["topology"].value,
+      topology.check_fits(topology.dry_run(config, _FLAGS["topology"].value,
                                            _FLAGS["workdir"].value))
     except errors.USER_ERRORS as exc:
       errors.exit_on_error("train", exc)
@@ -496,7 +510,7 @@ def main(argv: list[str]) -> None:
   if _FLAGS["workdir"].value is None:
     raise app.UsageError("--workdir is required")
   try:
-    summary = train_and_evaluate(_FLAGS["config"].value, _FLAGS["workdir"].value,
+    summary = train_and_evaluate(config, _FLAGS["workdir"].value,
                                  dry_run=_FLAGS["dry_run"].value,
                                  overwrite=_FLAGS["overwrite"].value)
   except errors.USER_ERRORS as exc:
@@ -509,6 +523,7 @@ def main(argv: list[str]) -> None:
 
 def cli() -> None:
   """The program (``jaxenhance train`` or ``python -m jaxenhance.train``)."""
+  sys.argv = config_loader.expand_config_flags(sys.argv)
   _define_flags()
   flags.mark_flags_as_required(["config"])
   app.run(main)
