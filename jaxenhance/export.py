@@ -122,20 +122,28 @@ def check_params(params: Any, expected: Any, where: str) -> None:
                         "export or a diverged run); it would enhance to garbage")
 
 
-def save_generator(directory: str | os.PathLike, generator_config: Any, params: Any,
-                   metadata: dict | None = None) -> Path:
-  """Writes params + config; each file appears whole or not at all."""
+def write_model_files(directory: str | os.PathLike, params: Any, meta: dict,
+                      params_file: str = PARAMS_FILE, meta_file: str = META_FILE) -> Path:
+  """Writes a model's parameters (flax msgpack: arrays only) and its JSON description into
+  ``directory``; each file appears whole or not at all. Generators and the quality predictor
+  are saved through this."""
   directory = Path(directory)
   directory.mkdir(parents=True, exist_ok=True)
   params = jax.tree.map(lambda x: np.asarray(jax.device_get(x)), params)
+  atomic_write.write_bytes(directory / params_file, serialization.msgpack_serialize(params))
+  atomic_write.write_text(directory / meta_file, json.dumps(meta, indent=1, default=str))
+  return directory
+
+
+def save_generator(directory: str | os.PathLike, generator_config: Any, params: Any,
+                   metadata: dict | None = None) -> Path:
+  """Writes params + config; each file appears whole or not at all."""
   config = (generator_config.to_dict() if isinstance(generator_config, ml_collections.ConfigDict)
             else dict(generator_config))
   meta = {"format_version": FORMAT_VERSION, "generator": config,
-          "num_params": int(sum(x.size for x in jax.tree.leaves(params))),
+          "num_params": int(sum(np.size(x) for x in jax.tree.leaves(params))),
           **(metadata or {})}
-  atomic_write.write_bytes(directory / PARAMS_FILE, serialization.msgpack_serialize(params))
-  atomic_write.write_text(directory / META_FILE, json.dumps(meta, indent=1, default=str))
-  return directory
+  return write_model_files(directory, params, meta)
 
 
 def load_generator(checkpoint: str | os.PathLike, conv_impl: str = "auto"

@@ -45,7 +45,7 @@ _CODEC = flags.DEFINE_enum("codec", None, ["jpeg", "h264"], "Overrides config.qf
 # Sources: (source id, uint8 frames [T, H, W, 3]) groups. T = 1 for photos and their crops.
 # ---------------------------------------------------------------------------------------------
 
-def load_photo(name: str, jpeg_coded: Sequence[str]) -> np.ndarray:
+def load_skimage_photo(name: str, jpeg_coded: Sequence[str]) -> np.ndarray:
   """A real RGB photo from scikit-image's bundled data (gray replicated), area-downscaled 2x if it
   is stored as JPEG there."""
   if name in assets.SAMPLE_PHOTOS:
@@ -54,7 +54,7 @@ def load_photo(name: str, jpeg_coded: Sequence[str]) -> np.ndarray:
     import skimage.data  # the wheel ships these files; nothing is downloaded
     loader = getattr(skimage.data, name, None)
     if loader is None:
-      raise ValueError(f"'{name}' is not an image of skimage.data.")
+      raise sources.SourceError(f"'{name}' is not an image of skimage.data.")
     image = loader()
     image = np.asarray(image[0] if isinstance(image, tuple) else image)
     if image.ndim == 2:
@@ -101,7 +101,7 @@ def build_split(q: Any, split: str, video: bool, seed: int) -> list[tuple[str, n
   crops = q.train_crops if split == "train" else q.test_crops
   groups = []
   for name in photos:
-    image = load_photo(name, q.jpeg_coded_photos)
+    image = load_skimage_photo(name, q.jpeg_coded_photos)
     size = sources.photo_frame_size(image.shape, q.panzoom_height)
     if video:
       n = 2 * q.panzoom_frames
@@ -123,11 +123,12 @@ def build_split(q: Any, split: str, video: bool, seed: int) -> list[tuple[str, n
   return groups
 
 
-def check_disjoint(train: Sequence[tuple], test: Sequence[tuple]) -> None:
+def check_groups_disjoint(train: Sequence[tuple], test: Sequence[tuple]) -> None:
   shared = sorted({g[0] for g in train} & {g[0] for g in test})
   if shared:
-    raise ValueError(f"sources {shared} are in both train and test; a source may only be in one "
-                     "split (edit qf.train_photos/test_photos/train_clips/test_clips).")
+    raise sources.SourceError(f"sources {shared} are in both train and test; a source may only "
+                              "be in one split (edit qf.train_photos/test_photos/train_clips/"
+                              "test_clips).")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -341,7 +342,7 @@ def run(config: Any, workdir: str | Path, log=logging.info) -> dict[str, Any]:
   start = time.perf_counter()
   train_groups = build_split(q, "train", video, seed)
   test_groups = build_split(q, "test", video, seed)
-  check_disjoint(train_groups, test_groups)
+  check_groups_disjoint(train_groups, test_groups)
   train_data = patch_dataset(q, train_groups, classes, q.qps_per_bin, seed, keep_images=False)
   test_data = patch_dataset(q, test_groups, classes, 1, seed + 1, keep_images=True)
   timing["data_s"] = round(time.perf_counter() - start, 1)

@@ -34,7 +34,6 @@ import dataclasses
 import itertools
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -334,24 +333,15 @@ def _net_config(net: QualityNet) -> dict[str, Any]:
           "dense": net.dense, "channels": net.channels, "max_step": net.max_step}
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-  with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as tmp:
-    tmp.write(data)
-  os.replace(tmp.name, path)
-
-
 def save_predictor(directory: str | os.PathLike, predictor: Predictor) -> Path:
   """Writes ``predictor.msgpack`` + ``predictor.json``; each file appears whole or not at all."""
-  directory = Path(directory)
-  directory.mkdir(parents=True, exist_ok=True)
-  params = jax.tree.map(lambda x: np.asarray(jax.device_get(x)), predictor.params)
+  from jaxenhance import export  # the one writer of model files
+
   meta = {**predictor.metadata, "format_version": FORMAT_VERSION,
           "classes": predictor.classes.to_dict(), "net": _net_config(predictor.net),
           "patch_size": predictor.patch_size, "num_patches": predictor.num_patches,
           "align": predictor.align}
-  _write_atomically(directory / PARAMS_FILE, serialization.msgpack_serialize(params))
-  _write_atomically(directory / META_FILE, json.dumps(meta, indent=1, default=str).encode())
-  return directory
+  return export.write_model_files(directory, predictor.params, meta, PARAMS_FILE, META_FILE)
 
 
 def load_predictor(directory: str | os.PathLike) -> Predictor:
