@@ -10,7 +10,8 @@ training work directory holding one in ``export/``.
 Video (any container/codec PyAV decodes) -> video:
 * Frames are decoded one at a time and enhanced in batches of ``--batch-size`` frames, so memory
   stays flat however long the video is. Large frames are cut into equal, stride-aligned,
-  overlapping tiles that are blended without seams (``inference.py``, ``tiling.py``). The jitted function sees one
+  overlapping tiles that are blended without seams (``inference.py``, ``tiling.py``). The jitted
+  function sees one
   shape per video (the last batch is padded), so it compiles once. The next batch is decoded
   while the current one runs (JAX dispatch is asynchronous).
 * Temporal generators (``temporal_window`` T > 1) see a sliding window of T frames centred on
@@ -71,7 +72,7 @@ import av
 import numpy as np
 from PIL import Image, ImageDraw
 
-from jaxenhance import atomic_write, errors, export, image_io, inference, video_io
+from jaxenhance import atomic_write, errors, export, image_io, inference, jpeg_quality, video_io
 from jaxenhance.inference import EnhanceError
 from jaxenhance.models import generator as generator_lib
 
@@ -139,7 +140,8 @@ def _format_notes(info: video_io.StreamInfo, out_pix_fmt: str) -> list[str]:
 
 def enhance_video(input_path: str | os.PathLike, output_path: str | os.PathLike,
                   generator: generator_lib.Generator, params: Any, *,
-                  encoding: video_io.VideoEncoding | None = None, compare: str | os.PathLike | None = None,
+                  encoding: video_io.VideoEncoding | None = None,
+                  compare: str | os.PathLike | None = None,
                   compare_mode: str = "side", max_frames: int | None = None,
                   progress: bool = True, enhancer: inference.Enhancer | None = None,
                   **enhancer_kwargs) -> dict:
@@ -165,7 +167,8 @@ def enhance_video(input_path: str | os.PathLike, output_path: str | os.PathLike,
   """
   src, out, cmp = check_paths(input_path, output_path, compare)
   if compare_mode not in image_io.COMPARE_MODES:
-    raise EnhanceError(f"--compare-mode must be one of {image_io.COMPARE_MODES}, got {compare_mode!r}")
+    raise EnhanceError(f"--compare-mode must be one of {image_io.COMPARE_MODES}, "
+                       f"got {compare_mode!r}")
   if max_frames is not None and max_frames < 1:
     raise EnhanceError(f"--max-frames must be at least 1, got {max_frames}")
   encoding = encoding or video_io.VideoEncoding()
@@ -182,17 +185,18 @@ def enhance_video(input_path: str | os.PathLike, output_path: str | os.PathLike,
         stream.thread_type = "AUTO"
         audio = container.streams.audio[0] if container.streams.audio else None
         time_base = stream.time_base or Fraction(1, 1000)
-        writer = video_io.VideoWriter(tmp_out, encoding, info.width, info.height, info.fps, time_base,
-                             info.rotation, audio)
+        writer = video_io.VideoWriter(tmp_out, encoding, info.width, info.height, info.fps,
+                                      time_base, info.rotation, audio)
         writers.append(writer)
         if tmp_cmp is not None:
           cw = info.width * (2 if compare_mode == "side" else 1)
-          writers.append(video_io.VideoWriter(tmp_cmp, encoding, cw, info.height, info.fps, time_base,
-                                     info.rotation))
+          writers.append(video_io.VideoWriter(tmp_cmp, encoding, cw, info.height, info.fps,
+                                              time_base, info.rotation))
         notes = list(dict.fromkeys(_format_notes(info, writer.pix_fmt) + writer.notes))
         for note in dict.fromkeys(notes + [n for w in writers[1:] for n in w.notes]):
           logger.warning("%s: %s", src.name, note)
-        decoded = video_io.decode_with_pts(container, stream, src, writer.write_audio if audio else None)
+        decoded = video_io.decode_with_pts(container, stream, src,
+                                           writer.write_audio if audio else None)
         frames = decoded if max_frames is None else _take(decoded, max_frames)
         outputs = enhancer.stream(frames)
         bar = _progress(total, progress, f"enhance {src.name}")
@@ -250,19 +254,27 @@ def enhance_image(input_path: str | os.PathLike, output_path: str | os.PathLike,
   if not 1 <= quality <= 100:
     raise EnhanceError(f"--quality must be 1..100, got {quality}")
   rgb, alpha, notes = image_io.read_image(src)
+  jpeg = None
+  if src.suffix.lower() in (".jpg", ".jpeg"):
+    # The encoder's own quality, read from the file's quantisation tables (jpeg_quality.py).
+    jpeg = jpeg_quality.estimate_file(src)
+    how = "its IJG tables" if jpeg.exact else "effective: the nearest IJG tables"
+    notes.append(f"JPEG quality {jpeg.quality} ({how})")
   for note in notes:
     logger.warning("%s: %s", src.name, note)
   start = time.perf_counter()
   enhanced = inference.enhance_array(rgb[None], generator, params, enhancer=enhancer,
-                           **enhancer_kwargs)[0]
+                                     **enhancer_kwargs)[0]
   _check_stop()
+  formats = Image.registered_extensions()
   with atomic_write.outputs(out, cmp) as (tmp_out, tmp_cmp):
-    image_io.save_image(tmp_out, enhanced, alpha, quality, Image.registered_extensions()[out.suffix.lower()])
+    image_io.save_image(tmp_out, enhanced, alpha, quality, formats[out.suffix.lower()])
     if tmp_cmp is not None:
-      image_io.save_image(tmp_cmp, image_io.compare_frame(rgb, enhanced, compare_mode), None, quality,
-                 Image.registered_extensions()[cmp.suffix.lower()])
+      image_io.save_image(tmp_cmp, image_io.compare_frame(rgb, enhanced, compare_mode), None,
+                          quality, formats[cmp.suffix.lower()])
   return {"output": str(out), "size": list(rgb.shape[:2]),
           "seconds": round(time.perf_counter() - start, 2),
+          "jpeg_quality": None if jpeg is None else jpeg.quality,
           "compare": str(cmp) if cmp else None, "notes": notes}
 
 
@@ -294,8 +306,8 @@ def run_stage(config: Any, workdir: str | os.PathLike) -> dict:
 
   input_path = out_dir / f"carphone_{settings.tag}.mkv"
   with atomic_write.outputs(input_path) as (tmp,):
-    writer = video_io.VideoWriter(tmp, video_io.VideoEncoding(codec="ffv1"), info.width, info.height, info.fps,
-                         Fraction(1, 1000))
+    writer = video_io.VideoWriter(tmp, video_io.VideoEncoding(codec="ffv1"), info.width,
+                                  info.height, info.fps, Fraction(1, 1000))
     for i, frame in enumerate(compressed):
       writer.write(frame, round(i * 1000 / info.fps))
     writer.close()
@@ -412,13 +424,13 @@ def _run(args: argparse.Namespace) -> int:
       raise EnhanceError(f"{existing[0]} exists and --no-clobber was given; nothing written")
     generator, params, _ = export.load_generator(args.checkpoint)
     enhancer = inference.Enhancer(generator, params, batch_size=args.batch_size, tile=args.tile,
-                        overlap=args.overlap, tile_batch=args.tile_batch)
+                                  overlap=args.overlap, tile_batch=args.tile_batch)
     if image_io.is_image(src):
       summary = enhance_image(src, out, generator, params, quality=args.quality, compare=cmp,
                               compare_mode=args.compare_mode, enhancer=enhancer)
     else:
-      encoding = video_io.VideoEncoding(codec=args.codec, crf=args.crf, qp=args.qp, preset=args.preset,
-                               pix_fmt=args.pix_fmt)
+      encoding = video_io.VideoEncoding(codec=args.codec, crf=args.crf, qp=args.qp,
+                                        preset=args.preset, pix_fmt=args.pix_fmt)
       summary = enhance_video(src, out, generator, params, encoding=encoding, compare=cmp,
                               compare_mode=args.compare_mode, max_frames=args.max_frames,
                               progress=not args.no_progress, enhancer=enhancer)

@@ -31,8 +31,8 @@ _FLAGS: dict[str, Any] = {}
 def _define_flags() -> None:
   """Flags exist only when this module is the program (``jaxenhance.run`` imports it)."""
   _FLAGS.update(
-      config=config_flags.DEFINE_config_file("config", str(config_loader.config_path("select_layers")),
-                                             "Layer-selection config."),
+      config=config_flags.DEFINE_config_file(
+          "config", str(config_loader.config_path("select_layers")), "Layer-selection config."),
       workdir=flags.DEFINE_string("workdir", "workdir/select", "Work directory."))
 
 

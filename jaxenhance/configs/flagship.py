@@ -3,7 +3,7 @@ r"""Flagship: the model a user runs on their own footage, trained on the real-ph
 Variants (``--config=configs/flagship.py:VARIANT``):
   content      L1 content training from scratch (the default)
   adversarial  fine-tunes the content model's export against the selected-layer W-GAN critic
-               (``train.init_generator``: <workdir of content>/export, or --config.train.init_generator)
+               (``train.init_generator``: <workdir of content>/export; the launcher sets it)
 
 Commands (from the repository root; the corpus is fetched once, ~230 MB):
   ./launch/setup.sh --corpus
