@@ -341,6 +341,8 @@ def run_stage(config: Any, workdir: str | os.PathLike) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 def _parser() -> argparse.ArgumentParser:
+  # Each dashed option also answers to the absl programs' spelling (--batch_size): one flag
+  # style works across the CLI.
   p = argparse.ArgumentParser(
       prog="jaxenhance enhance",
       description="Enhance a video or image with a trained jaxenhance generator.")
@@ -357,17 +359,21 @@ def _parser() -> argparse.ArgumentParser:
                                          "vp9 15, av1 20)")
   q.add_argument("--qp", type=int, help="constant quantiser; 0 = lossless YUV (x264/x265/vp9)")
   p.add_argument("--preset", help="encoder speed preset (x264/x265 default: medium)")
-  p.add_argument("--pix-fmt", help="output pixel format (default yuv420p; yuv444p for odd sizes)")
+  p.add_argument("--pix-fmt", "--pix_fmt",
+                 help="output pixel format (default yuv420p; yuv444p for odd sizes)")
   p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality for image outputs")
   p.add_argument("--compare", help="also write an input-vs-output comparison here")
-  p.add_argument("--compare-mode", choices=("side", "split"), default="side")
-  p.add_argument("--batch-size", type=int, default=4, help="frames per network call")
+  p.add_argument("--compare-mode", "--compare_mode", choices=("side", "split"), default="side")
+  p.add_argument("--batch-size", "--batch_size", type=int, default=4,
+                 help="frames per network call")
   p.add_argument("--tile", type=int, default=512, help="largest tile side in pixels")
   p.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels")
-  p.add_argument("--tile-batch", type=int, default=4, help="tiles per network call")
-  p.add_argument("--max-frames", type=int, help="enhance only the first N frames")
-  p.add_argument("--no-progress", action="store_true", help="no progress bar")
-  p.add_argument("--no-clobber", action="store_true",
+  p.add_argument("--tile-batch", "--tile_batch", type=int, default=4,
+                 help="tiles per network call")
+  p.add_argument("--max-frames", "--max_frames", type=int,
+                 help="enhance only the first N frames")
+  p.add_argument("--no-progress", "--no_progress", action="store_true", help="no progress bar")
+  p.add_argument("--no-clobber", "--no_clobber", action="store_true",
                  help="refuse to replace an existing output (or --compare) file")
   return p
 

@@ -60,3 +60,12 @@ def test_enhance_uses_the_shipped_model_by_default_from_any_directory(tmp_path):
   assert out.returncode == 0, out.stderr[-2000:]
   assert Image.open(tmp_path / "out.png").size == (56, 40)
   assert "release gate" in out.stderr  # the shipped model says what it does to footage
+
+
+def test_enhance_takes_the_underscore_spelling_of_every_dashed_flag():
+  from jaxenhance import enhance
+
+  args = enhance._parser().parse_args(["in.png", "out.png", "--batch_size=3", "--tile-batch=2",
+                                       "--no_clobber", "--max_frames=5", "--pix_fmt=yuv444p"])
+  assert (args.batch_size, args.tile_batch, args.no_clobber, args.max_frames, args.pix_fmt) == (
+      3, 2, True, 5, "yuv444p")
