@@ -1,7 +1,8 @@
 r"""The evaluation core: fixed evaluation batches and a cached, jitted ``Evaluator``.
 
 A building block shared by the ``evaluate`` entry point (tables, plots, CLI) and the trainer's
-periodic evaluation; it imports no entry point.
+periodic evaluation; it imports no entry point. (~520 lines: batches, the Evaluator and FID/KID
+from features stay together, since every result row comes from all three.)
 
 Every result has the compressed-input row next to the enhanced row. Metrics (subset of
 ``METRICS``):

@@ -6,7 +6,8 @@ r"""Adversarial training of an artifact-removal generator against a perceptual c
   python -m jaxenhance.train --config=configs/tpu_v4_32.py --dry_run --topology=v4-32  # no TPU
 
 ``train_and_evaluate`` reads top to bottom: logging → mesh → input → models and optimizers →
-sharded state → compiled steps → checkpoint restore → loop. The loop runs ``warmup_steps`` of
+sharded state → compiled steps → checkpoint restore → loop. (One file of ~530 lines on purpose:
+the whole run in reading order, as big_vision's ``train.py``.) The loop runs ``warmup_steps`` of
 content-only generator updates, then adversarial steps (``n_critic`` critic updates + one
 generator update per batch; see :mod:`jaxenhance.steps`). Every ``train.eval_every`` steps and
 at the last step it evaluates the generator on the held-out test records
