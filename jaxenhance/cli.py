@@ -9,12 +9,13 @@
   jaxenhance qf-train --config=configs/qf.py --workdir=…           (quality predictor)
   jaxenhance assets [check|fetch-niqe|convert|fetch-corpus]
   jaxenhance suite [fetch|list]                                    (the held-out suite's files)
+  jaxenhance study prepare|serve|analyze …                         (subjective DSIS study)
 
 Each command is a program module with a ``cli()`` (or ``main()``) function, listed in
 ``PROGRAMS``; ``python -m jaxenhance.<module>`` runs the same function. Programs are the modules
-named here and ``jaxenhance/suite/__main__.py``; everything else in the package is library code
-that never parses a command line. A program prints the project's errors as one line and exits
-with status 2.
+named there (``suite/__main__.py`` and ``study/__main__.py`` among them); everything else in the
+package is library code that never parses a command line. A program prints the project's errors
+as one line and exits with status 2.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ PROGRAMS = {
     "qf-train": ("jaxenhance.qf_train", "cli"),
     "assets": ("jaxenhance.assets", "main"),
     "suite": ("jaxenhance.suite.__main__", "main"),
+    "study": ("jaxenhance.study.__main__", "main"),
 }
 
 

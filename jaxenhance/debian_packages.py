@@ -129,14 +129,18 @@ def package_root(name: str) -> Path:
   return assets.cache_dir() / "debian" / f"{pkg.name}_{pkg.version.replace(':', '_')}"
 
 
-def _verify_deb(pkg: DebianPackage, path: Path, fix: str) -> None:
+def verify_deb(pkg: DebianPackage, path: Path, fix: str) -> None:
+  """Checks a downloaded ``.deb`` against the pinned size and sha256 (``AssetError`` naming
+  ``fix`` otherwise)."""
   asset = assets.Asset(pkg.name, None, pkg.deb_name, pkg.sha256, pkg.size,
                        f"{fix}; it runs apt-get download {pkg.name}={pkg.version}",
                        f"Debian package {pkg.name} {pkg.version}")
   assets.verify(asset, path)
 
 
-def _download(pkg: DebianPackage, into: Path) -> Path:
+def download_deb(pkg: DebianPackage, into: Path) -> Path:
+  """``apt-get download NAME=VERSION`` into ``into`` (or the copy in ``$JAXENHANCE_DEB_DIR``);
+  returns the ``.deb`` path, not yet verified."""
   local = os.environ.get("JAXENHANCE_DEB_DIR")
   if local and (Path(local) / pkg.deb_name).is_file():
     return Path(local) / pkg.deb_name
@@ -170,8 +174,8 @@ def fetch(name: str, fix: str = SUITE_FIX) -> Path:
     return root
   root.parent.mkdir(parents=True, exist_ok=True)
   with tempfile.TemporaryDirectory(dir=root.parent) as tmp:
-    deb = _download(pkg, Path(tmp))
-    _verify_deb(pkg, deb, fix)
+    deb = download_deb(pkg, Path(tmp))
+    verify_deb(pkg, deb, fix)
     staged = Path(tmp) / "tree"
     result = subprocess.run(["dpkg-deb", "-x", str(deb), str(staged)], capture_output=True,
                             text=True, check=False)
