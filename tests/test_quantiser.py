@@ -1,7 +1,6 @@
 """Which decoders export the quantiser, and that the H.264 QP map is the encoder's QP."""
 
 import av
-import numpy as np
 import pytest
 
 from jaxenhance import assets, codecs, quantiser, video_io
