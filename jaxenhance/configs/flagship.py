@@ -89,7 +89,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # A short fine-tune (an adversarial step costs ~3x a content step: 176 vs 57 GFLOP at batch
     # 16, 64² crops): the critic's selected VGG layers pull textures back that L1 smooths away.
     c.loss.update(l1=1.0, perceptual=0.0, adversarial=1e-3)
-    c.train.update(steps=600, warmup_steps=0, n_critic=2, lr_generator=5e-5,
+    c.train.update(steps=400, warmup_steps=0, n_critic=2, lr_generator=5e-5,
                    generator_lr_decay="constant", lr_critic=2e-4, checkpoint_every=100,
                    export_every=200)
     c.train.init_generator = str(Path("workdir/flagship/content/export").resolve())
