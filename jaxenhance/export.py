@@ -46,8 +46,9 @@ def resolve(checkpoint: str | os.PathLike) -> tuple[Path, Path | None]:
   """``(export dir, work dir or None)`` of what a user passes as ``--checkpoint``.
 
   ``checkpoint`` is ``"shipped"`` (the generator inside the package; a warning says what it
-  does to footage when it has not passed the release gate), an export directory, or a training
-  work directory holding ``export/``. Every program resolves checkpoints here.
+  does to footage when it has not passed the release gate), ``"quickstart"`` (the main job's
+  small demo model inside the package), an export directory, or a training work directory
+  holding ``export/``. Every program resolves checkpoints here.
   """
   if str(checkpoint) == SHIPPED:
     from jaxenhance import pretrained  # plain data beside the package
@@ -56,6 +57,10 @@ def resolve(checkpoint: str | os.PathLike) -> tuple[Path, Path | None]:
     if notice is not None:
       logging.getLogger("jaxenhance").warning("%s", notice)
     return pretrained.shipped_checkpoint(), None
+  if str(checkpoint) == "quickstart" and not Path(checkpoint).exists():
+    from jaxenhance import pretrained
+
+    return pretrained.QUICKSTART, None
   path = Path(checkpoint)
   if (path / PARAMS_FILE).is_file():
     return path, (path.parent if path.name == "export" else None)

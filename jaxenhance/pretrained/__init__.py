@@ -1,8 +1,13 @@
-"""The small generator that ships with the package, trained by the project's own quickstart config.
+"""The generators that ship with the package.
 
-``python -m jaxenhance.enhance IN OUT --checkpoint=shipped`` uses it; so do the demo notebook and
-the main job's enhance stage when no run of your own exists. Its model card (config, command,
-data, training time, held-out metrics) is in the README and in ``quickstart/generator.json``.
+* ``flagship/``: trained by ``configs/flagship.py`` on the real-photo corpus; this is
+  ``--checkpoint=shipped`` (the enhance CLI's and the evaluator's default, and the demo
+  notebook's model) once it is in the package.
+* ``quickstart/``: the main job's small demo model (``configs/quickstart.py``), also
+  ``--checkpoint=quickstart``.
+
+Each ``generator.json`` holds its config, provenance and the release gate's verdict
+(``release_gate``); the README has the model cards.
 """
 
 from __future__ import annotations
@@ -10,7 +15,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-SHIPPED = Path(__file__).resolve().parent / "quickstart"
+_HERE = Path(__file__).resolve().parent
+QUICKSTART = _HERE / "quickstart"
+FLAGSHIP = _HERE / "flagship"
+# The flagship when the package holds one (only a model that passed the release gate is put
+# there), else the quickstart demo.
+SHIPPED = FLAGSHIP if (FLAGSHIP / "generator.msgpack").is_file() else QUICKSTART
 
 
 def shipped_checkpoint() -> Path:
@@ -27,7 +37,7 @@ def shipped_checkpoint() -> Path:
 def release_notice() -> str | None:
   """One line saying what the shipped model does to footage, when it failed the release gate.
 
-  The verdict is stored in ``quickstart/generator.json`` (``release_gate``) by the run that
+  The verdict is stored in the shipped model's ``generator.json`` (``release_gate``) by the run that
   measured it on the held-out suite (``benchmarks/release_gate.py``); a model without a verdict
   is treated as not cleared.
   """
@@ -39,6 +49,6 @@ def release_notice() -> str | None:
   if verdict.get("passed"):
     return None
   summary = verdict.get("summary", "it has not been run through the release gate")
-  return (f"the shipped checkpoint is a small demo model that FAILS the release gate on "
+  return (f"the shipped checkpoint ({SHIPPED.name}) FAILS the release gate on "
           f"held-out footage ({summary}); use it to try the pipeline, not on footage you care "
           "about (README: 'Held-out suite and release gate')")
