@@ -41,11 +41,13 @@ def main() -> int:
     print(f"error: the gate fails ({len(failed)} of {len(rows)} checks); not shipping")
     return 1
   generator, params, meta = export.load_generator(export_dir)
-  rungs = results["rungs"]
-  summary = ", ".join(f"{tag} {r['delta_psnr']:+.2f} dB / LPIPS {r['delta_lpips']:+.4f}"
-                      for tag, r in rungs.items())
+  deltas = [r["delta_psnr"] for r in results["rungs"].values()]
+  summary = (f"whole-suite mean ΔPSNR {min(deltas):+.2f} to {max(deltas):+.2f} dB over the "
+             f"{len(deltas)} rungs; "
+             + ("every check holds" if not failed else "fails " + "; ".join(
+                 f"{c.name} {c.value:+.4f} (limit {c.limit})" for c in failed)))
   meta["release_gate"] = {"passed": not failed, "checks_failed": len(failed),
-                          "checks": len(rows), "summary": f"whole-suite mean {summary}",
+                          "checks": len(rows), "summary": summary,
                           "results": str(Path(args.results).with_suffix(".md"))}
   export.write_model_files(pretrained.FLAGSHIP, params, meta)
   print(f"shipped {export_dir} as {pretrained.FLAGSHIP} ({'PASS' if not failed else 'FAIL'}, "

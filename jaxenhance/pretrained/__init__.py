@@ -49,6 +49,8 @@ def release_notice() -> str | None:
   if verdict.get("passed"):
     return None
   summary = verdict.get("summary", "it has not been run through the release gate")
-  return (f"the shipped checkpoint ({SHIPPED.name}) FAILS the release gate on "
-          f"held-out footage ({summary}); use it to try the pipeline, not on footage you care "
-          "about (README: 'Held-out suite and release gate')")
+  failed = f"{verdict['checks_failed']} of {verdict['checks']} checks" if "checks" in verdict \
+      else "the gate"
+  return (f"the shipped checkpoint ({SHIPPED.name}) FAILS the release gate on held-out footage "
+          f"({failed}: {summary}); see the README's model card before using it on footage you "
+          "care about")
