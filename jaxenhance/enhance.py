@@ -441,8 +441,7 @@ def _run(args: argparse.Namespace) -> int:
                               compare_mode=args.compare_mode, max_frames=args.max_frames,
                               progress=not args.no_progress, enhancer=enhancer)
   except errors.USER_ERRORS as exc:  # bad input or settings; a full disk, permissions
-    print(f"jaxenhance enhance: error: {' '.join(str(exc).split())}", file=sys.stderr)
-    return 2
+    return errors.report("enhance", exc)
   except av.FFmpegError as exc:
     print(f"jaxenhance enhance: error: FFmpeg failed: {exc}", file=sys.stderr)
     return 2

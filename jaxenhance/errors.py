@@ -30,10 +30,15 @@ class AssetError(JaxenhanceError, RuntimeError):
 USER_ERRORS = (JaxenhanceError, OSError)
 
 
-def exit_on_error(program: str, error: BaseException, where: str = "") -> None:
-  """What a program does with a user error: one line on stderr (``jaxenhance PROGRAM: error
-  [in WHERE]: message``), exit status 2."""
+def report(program: str, error: BaseException, where: str = "") -> int:
+  """Prints a user error as one line on stderr (``jaxenhance PROGRAM: error [in WHERE]:
+  message``); returns the exit status for it, 2."""
   message = " ".join(str(error).split())
   print(f"jaxenhance {program}: error{f' in {where}' if where else ''}: {message}",
         file=sys.stderr, flush=True)
-  sys.exit(2)
+  return 2
+
+
+def exit_on_error(program: str, error: BaseException, where: str = "") -> None:
+  """What a program does with a user error: ``report`` it, exit with status 2."""
+  sys.exit(report(program, error, where))

@@ -124,8 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
       _analyze(args)
   except (errors.JaxenhanceError, OSError) as exc:  # the user's to fix: one line, no traceback
-    print(f"jaxenhance study: error: {' '.join(str(exc).split())}", file=sys.stderr)
-    return 2
+    return errors.report("study", exc)
   return 0
 
 

@@ -355,8 +355,7 @@ def main(argv: list[str] | None = None) -> int:
       return 0
     browser = ensure(allow_unpinned=args.allow_unpinned)
   except (errors.JaxenhanceError, OSError) as exc:
-    print(f"jaxenhance study browser: error: {' '.join(str(exc).split())}", file=sys.stderr)
-    return 2
+    return errors.report("study browser", exc)
   print(f"chromium      {browser.chromium} ({browser.version}, "
         f"{'pinned' if browser.pinned else 'NOT pinned'})")
   print(f"chromedriver  {browser.chromedriver}")

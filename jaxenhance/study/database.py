@@ -167,25 +167,24 @@ class Database:
 
   def rows(self) -> list[dict[str, Any]]:
     """Every score with its participant, position, trial and training flag."""
-    db = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True)
-    try:
-      db.row_factory = sqlite3.Row
-      return [dict(r) for r in db.execute(
-          "SELECT s.participant, s.position, s.trial, s.score, s.response_ms, s.submitted, "
-          "k.training FROM scores s JOIN schedule k USING (participant, position) "
-          "ORDER BY s.participant, s.position")]
-    finally:
-      db.close()
+    return self._read(
+        "SELECT s.participant, s.position, s.trial, s.score, s.response_ms, s.submitted, "
+        "k.training FROM scores s JOIN schedule k USING (participant, position) "
+        "ORDER BY s.participant, s.position")
 
   def participants(self) -> list[dict[str, Any]]:
     """Each participant with the number of trials scored and scheduled."""
+    return self._read(
+        "SELECT p.id, p.created, "
+        "(SELECT COUNT(*) FROM scores s WHERE s.participant = p.id) AS scored, "
+        "(SELECT COUNT(*) FROM schedule k WHERE k.participant = p.id) AS scheduled "
+        "FROM participants p ORDER BY p.created, p.id")
+
+  def _read(self, query: str) -> list[dict[str, Any]]:
+    """The rows of a read-only query, as dicts (a read-only connection: analysis never writes)."""
     db = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True)
     try:
       db.row_factory = sqlite3.Row
-      return [dict(r) for r in db.execute(
-          "SELECT p.id, p.created, "
-          "(SELECT COUNT(*) FROM scores s WHERE s.participant = p.id) AS scored, "
-          "(SELECT COUNT(*) FROM schedule k WHERE k.participant = p.id) AS scheduled "
-          "FROM participants p ORDER BY p.created, p.id")]
+      return [dict(r) for r in db.execute(query)]
     finally:
       db.close()

@@ -27,8 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         ok, status = False, f"MISSING ({exc})"
       print(f"{item.id:24s} {item.category:13s} {item.licence:20.20s} {status}")
   except errors.USER_ERRORS as exc:
-    print(f"jaxenhance suite: error: {' '.join(str(exc).split())}", file=sys.stderr)
-    return 2
+    return errors.report("suite", exc)
   return 0 if ok else 1
 
 
