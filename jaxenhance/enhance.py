@@ -368,7 +368,7 @@ def _parser() -> argparse.ArgumentParser:
                  help="frames per network call")
   p.add_argument("--tile", type=int, default=512, help="largest tile side in pixels")
   p.add_argument("--overlap", type=int, default=64, help="tile overlap in pixels")
-  p.add_argument("--tile-batch", "--tile_batch", type=int, default=4,
+  p.add_argument("--tile-batch", "--tile_batch", type=int, default=1,
                  help="tiles per network call")
   p.add_argument("--max-frames", "--max_frames", type=int,
                  help="enhance only the first N frames")

@@ -60,27 +60,17 @@ def batch_fn(generator: generator_lib.Generator) -> Callable:
 def _build_tiled_fn(generator: generator_lib.Generator, plan: tiling.TilePlan,
                     tile_batch: int):
   """Jitted (params, clip uint8 [B + T - 1, H, W, 3], weights) -> uint8 [B, H, W, 3]."""
-  t = generator.temporal_window
 
-  def enhance_one(params, tile):
-    return generator.apply(params, tile[None])[0]
+  def apply(params, tiles):  # uint8 [k, T, th, tw, 3] -> float [k, th, tw, 3]
+    return generator.apply(params, to_float(tiles))
 
   def fn(params, clip, weights):
-    b = clip.shape[0] - (t - 1)
-    x = clip.astype(jnp.float32) / 255.0
-    if t > 1:  # window of T frames per output frame, stacked t-major on channels
-      x = jnp.concatenate([x[i:i + b] for i in range(t)], axis=-1)
-    h, w = x.shape[1:3]
+    h, w = clip.shape[1:3]
     # Pad exactly as the generator would, so tiles line up with its stride grid.
-    x = generator_lib.pad_to_multiple(x, generator.stride, generator.pad_mode)
-    tiles = tiling.split(x, plan)
-    if t > 1:
-      tiles = jnp.moveaxis(tiles.reshape(*tiles.shape[:3], t, 3), 3, 1)
-    if tiles.shape[0] <= tile_batch:
-      y = generator.apply(params, tiles)
-    else:  # bound memory: run tile_batch tiles at a time
-      y = jax.lax.map(lambda tile: enhance_one(params, tile), tiles, batch_size=tile_batch)
-    return to_uint8(tiling.merge(y, plan, weights)[:, :h, :w])
+    x = generator_lib.pad_to_multiple(clip, generator.stride, generator.pad_mode)
+    y = tiling.map_tiles(functools.partial(apply, params), x, plan, weights,
+                         generator.temporal_window, tile_batch)
+    return to_uint8(y[:, :h, :w])
 
   return jax.jit(fn)
 
@@ -129,11 +119,13 @@ class Enhancer:
 
   Frames go through in batches of ``batch_size`` (the last batch is padded, so the jitted
   function sees one shape per frame size), cut into tiles of at most ``tile`` pixels a side
-  overlapping by ``overlap`` (``tiling.py``), ``tile_batch`` tiles per network call.
+  overlapping by ``overlap`` (``tiling.py``), ``tile_batch`` tiles per network call (one by
+  default: on CPU more tiles per call only adds fresh memory per batch and was no faster,
+  ``benchmarks/enhance.py``; on a GPU a few more fill the device better).
   """
 
   def __init__(self, generator: generator_lib.Generator, params: Any, batch_size: int = 4,
-               tile: int = 512, overlap: int = 64, tile_batch: int = 4):
+               tile: int = 512, overlap: int = 64, tile_batch: int = 1):
     if batch_size < 1 or tile_batch < 1:
       raise EnhanceError(f"batch size and tile batch must be >= 1, got {batch_size}, {tile_batch}")
     if overlap < 0 or tile <= overlap or tile < generator.stride:

@@ -16,15 +16,17 @@ Why the result has no seams:
 * The weights are normalised to sum to one at every pixel (a partition of unity), so tiles that
   agree reproduce the frame exactly and tiles that differ slightly fade into each other.
 
-``split`` and ``merge`` use static slices only; they trace into any jitted function and run on
-CPU, GPU or TPU.
+``map_tiles`` runs a function tile by tile and blends its outputs inside one jitted loop
+(dynamic slices, no host round trips), on CPU, GPU or TPU.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -144,26 +146,53 @@ def plan_tiles(height: int, width: int, max_tile: int = 512, overlap: int = 64,
   return TilePlan(height, width, th, tw, ys, xs, overlap)
 
 
-def split(frames: jnp.ndarray, plan: TilePlan) -> jnp.ndarray:
-  """[N, H, W, C] -> tiles [N * num_tiles, th, tw, C] (frame-major, tiles row-major)."""
-  tiles = [frames[:, y:y + plan.tile_height, x:x + plan.tile_width] for y, x in plan.origins]
-  stacked = jnp.stack(tiles, axis=1)
-  return stacked.reshape(-1, *stacked.shape[2:])
-
-
-def merge(tiles: jnp.ndarray, plan: TilePlan, weights: jnp.ndarray) -> jnp.ndarray:
-  """Blends tiles [N * num_tiles, th, tw, C] back into frames [N, H, W, C].
+def map_tiles(fn: Callable[[jax.Array], jax.Array], frames: jax.Array, plan: TilePlan,
+              weights: jax.Array, window: int = 1, tiles_per_call: int = 1) -> jax.Array:
+  """Runs ``fn`` tile by tile over frames and blends its outputs: the tiled ``fn(frames)``.
 
   Args:
-    tiles: output of the network on ``split(frames, plan)``.
-    plan: the plan used to split.
-    weights: ``plan.weights()`` (passed in so a jitted caller keeps it as an argument).
+    fn: [k, window, th, tw, C] -> [k, th, tw, C_out] (``k = tiles_per_call``), e.g. the
+      generator with its input conversion.
+    frames: [B + window - 1, H, W, C] with ``H, W`` the plan's (padded) size, any dtype; output
+      frame ``b`` reads frames ``b .. b + window - 1``.
+    plan: the tiles.
+    weights: ``plan.weights()`` (an argument, so a jitted caller does not embed it).
+    window: frames per output frame (a temporal generator's T).
+    tiles_per_call: tiles per ``fn`` call.
+
+  Returns:
+    float32 [B, H, W, C_out]: each output pixel the weighted blend of the tiles covering it.
+
+  The tiles are taken with dynamic slices inside one ``fori_loop`` and added into the output in
+  place, so the only large buffers are the input and the output: neither all tiles nor all of
+  ``fn``'s outputs are held at once. That matters on CPU, where each execution's temporaries are
+  fresh pages (measured at 720p: 2.5 GB of page faults per frame with every tile materialised).
   """
-  n = tiles.shape[0] // plan.num_tiles
-  tiles = tiles.reshape(n, plan.num_tiles, *tiles.shape[1:]) * weights.astype(tiles.dtype)
-  out = 0
-  for i, (y, x) in enumerate(plan.origins):
-    pad = ((0, 0), (y, plan.height - y - plan.tile_height),
-           (x, plan.width - x - plan.tile_width), (0, 0))
-    out = out + jnp.pad(tiles[:, i], pad)
-  return out
+  b = frames.shape[0] - (window - 1)
+  th, tw = plan.tile_height, plan.tile_width
+  jobs = np.array([(f, y, x, i) for f in range(b) for i, (y, x) in enumerate(plan.origins)],
+                  np.int32)
+  calls = -(-len(jobs) // tiles_per_call)
+  extra = calls * tiles_per_call - len(jobs)  # the last call is topped up with zero-weight jobs
+  live = np.concatenate([np.ones(len(jobs)), np.zeros(extra)]).astype(np.float32)
+  jobs = np.concatenate([jobs, np.repeat(jobs[-1:], extra, axis=0)])
+  jobs = jnp.asarray(jobs.reshape(calls, tiles_per_call, 4))
+  live = jnp.asarray(live.reshape(calls, tiles_per_call, 1, 1, 1))
+
+  def take(job):
+    return jax.lax.dynamic_slice(frames, (job[0], job[1], job[2], 0),
+                                 (window, th, tw, frames.shape[-1]))
+
+  def step(call, out):
+    job = jobs[call]
+    y = fn(jax.vmap(take)(job)).astype(jnp.float32) * weights[job[:, 3]] * live[call]
+    for j in range(tiles_per_call):
+      at = (job[j, 0], job[j, 1], job[j, 2], 0)
+      region = jax.lax.dynamic_slice(out, at, (1, th, tw, out.shape[-1]))
+      out = jax.lax.dynamic_update_slice(out, region + y[j][None], at)
+    return out
+
+  channels = jax.eval_shape(fn, jax.ShapeDtypeStruct(
+      (tiles_per_call, window, th, tw, frames.shape[-1]), frames.dtype)).shape[-1]
+  out = jnp.zeros((b, plan.height, plan.width, channels), jnp.float32)
+  return jax.lax.fori_loop(0, calls, step, out)

@@ -28,12 +28,17 @@ def test_plan_is_aligned_overlapping_and_sums_to_one(height, width, max_tile, ov
   np.testing.assert_allclose(total, 1.0, atol=1e-6)
 
 
-def test_split_then_merge_returns_the_frames():
+@pytest.mark.parametrize("window,tiles_per_call", [(1, 1), (1, 4), (3, 2)])
+def test_map_tiles_of_the_identity_returns_the_frames(window, tiles_per_call):
+  """Every pixel is blended from the tiles over it with weights summing to one; a temporal
+  window hands output frame b the frames b .. b + window - 1 (checked via the centre one)."""
   plan = tiling.plan_tiles(48, 80, 32, 12, 4)
-  frames = np.random.default_rng(0).random((2, 48, 80, 5)).astype(np.float32)
-  tiles = tiling.split(frames, plan)
-  assert tiles.shape == (2 * plan.num_tiles, plan.tile_height, plan.tile_width, 5)
-  np.testing.assert_allclose(tiling.merge(tiles, plan, plan.weights()), frames, atol=1e-6)
+  frames = np.random.default_rng(0).integers(0, 256, (2 + window - 1, 48, 80, 5), np.uint8)
+  centre = window // 2
+  out = jax.jit(lambda f, w: tiling.map_tiles(lambda t: t[:, centre], f, plan, w, window,
+                                              tiles_per_call))(frames, plan.weights())
+  assert out.shape == (2, 48, 80, 5) and out.dtype == np.float32
+  np.testing.assert_allclose(out, frames[centre:centre + 2], atol=1e-4)
 
 
 def test_plan_rejects_bad_settings():
