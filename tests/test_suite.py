@@ -170,7 +170,9 @@ def identity_run():
 def test_identity_generator_scores_exactly_like_its_input(identity_run):
   for tag, rung in identity_run["rungs"].items():
     assert rung["delta_psnr"] == 0.0 and rung["delta_lpips"] == 0.0, tag
+    assert rung["delta_flicker"] == 0.0, tag
     assert rung["compressed"]["psnr"] < 40  # real compression happened
+    assert rung["compressed"]["flicker"] > 0.5, tag  # codec noise changes between frames
   assert identity_run["identity"]["mean_psnr"] == 100.0
   assert all(s == [0.0, 0.0, 0.0] for s in identity_run["palette"].values())
   assert gate.passed(identity_run)

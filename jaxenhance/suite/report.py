@@ -18,6 +18,11 @@ def _row(r: dict[str, Any], m: str, digits: int) -> str:
   return f"{c:.{digits}f} → {e:.{digits}f} ({e - c:+.{digits}f})"
 
 
+def _flicker(r: dict[str, Any]) -> str:
+  """Suites run before the flicker column existed have no value for it."""
+  return _row(r, "flicker", 2) if "flicker" in r["compressed"] else "n/a"
+
+
 def markdown(results: dict[str, Any], title: str = "Held-out suite") -> str:
   """Per-rung table (compressed → enhanced (Δ), worst item), per-item ΔPSNR / ΔLPIPS matrices,
   identity, palette and the release gate."""
@@ -32,15 +37,15 @@ def markdown(results: dict[str, Any], title: str = "Held-out suite") -> str:
             f"{f['scored']} scored whole (tiled as the enhance CLI does)"),
             f"- seconds: {results.get('seconds')}", "",
             "## Per rung: compressed → enhanced (Δ), mean over items", "",
-            ("| rung | bpp | PSNR | PSNR-Y | SSIM | LPIPS | ΔE2000 | mean shift R,G,B: codec → added "
-            "| worst ΔPSNR | worst ΔLPIPS |"), "|" + "---|" * 10]
+            ("| rung | bpp | PSNR | PSNR-Y | SSIM | LPIPS | ΔE2000 | flicker | mean shift R,G,B: "
+             "codec → added | worst ΔPSNR | worst ΔLPIPS |"), "|" + "---|" * 11]
   for tag, r in rungs.items():
     shift = (", ".join(f"{r['compressed'][f'shift_{c}']:+.2f}" for c in "rgb") + " → "
              + ", ".join(f"{v:+.2f}" for v in gate.added_shift(r)))
     wp, wl = r["worst_delta_psnr"], r["worst_delta_lpips"]
     parts.append(f"| {tag} | {r['bits_per_pixel']:.3f} | {_row(r, 'psnr', 2)} | "
                  f"{_row(r, 'psnr_y', 2)} | {_row(r, 'ssim', 4)} | {_row(r, 'lpips', 4)} | "
-                 f"{_row(r, 'ciede2000', 2)} | {shift} | {wp['item']} {wp['value']:+.2f} | "
+                 f"{_row(r, 'ciede2000', 2)} | {_flicker(r)} | {shift} | {wp['item']} {wp['value']:+.2f} | "
                  f"{wl['item']} {wl['value']:+.4f} |")
   for metric, digits in (("psnr", 2), ("lpips", 4)):
     parts += ["", f"## Δ{metric.upper()} per item and rung (enhanced − compressed)", "",

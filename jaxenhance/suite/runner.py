@@ -10,6 +10,9 @@ against the pristine frames:
   psnr, psnr_y, ssim, lpips     as in ``evaluation`` (jitted; the output rounded to 8 bits)
   shift_r, shift_g, shift_b     mean colour shift vs pristine, levels (``metrics.colour``)
   ciede2000                     mean CIEDE2000 vs pristine
+  flicker                       temporal noise vs pristine over the pairs (t, t + 1) of the
+                                scored frames, levels (``metrics.temporal``; the frame after
+                                each scored one is enhanced too, for this only)
 
 for the compressed input and for the enhanced output, side by side. Per rung: the mean over
 items of each row, the mean delta and the worst item's delta. Per item: ``G(pristine)`` vs
@@ -37,7 +40,7 @@ import numpy as np
 
 from jaxenhance import assets, atomic_write, codecs, debian_packages, errors, inference
 from jaxenhance.data import sources
-from jaxenhance.metrics import colour
+from jaxenhance.metrics import colour, temporal
 from jaxenhance.metrics import lpips as lpips_lib
 from jaxenhance.suite import items as items_lib
 
@@ -58,7 +61,7 @@ RUNGS: tuple[codecs.EncodeSettings, ...] = (
     codecs.EncodeSettings("jpeg", "qf", 30),
 )
 FRAME_METRICS = ("psnr", "psnr_y", "ssim", "lpips", "shift_r", "shift_g", "shift_b",
-                 "ciede2000")
+                 "ciede2000", "flicker")
 ROWS = ("compressed", "enhanced")
 
 
@@ -221,9 +224,9 @@ class SuiteRun:
       raise SuiteError(str(exc)) from exc
     if not chosen:
       raise SuiteError("no suite items chosen")
-    if any(not 0 <= t < self.num_frames for t in self.scored_frames):
+    if any(not 0 <= t < self.num_frames - 1 for t in self.scored_frames):
       raise SuiteError(f"scored frames {list(self.scored_frames)} must lie in "
-                       f"0..{self.num_frames - 1}")
+                       f"0..{self.num_frames - 2} (each is paired with the next for flicker)")
     return chosen, rungs_by_tag(self.rung_tags)
 
 
@@ -238,6 +241,11 @@ def run(generator, params, spec: SuiteRun | None = None, *, progress: bool = Tru
   spec = spec or SuiteRun()
   chosen, rungs = spec.resolve()
   scored = list(spec.scored_frames)
+  # The frames enhanced: the scored ones and their successors (the flicker pairs).
+  run_frames = sorted(set(scored) | {t + 1 for t in scored})
+  at = {t: i for i, t in enumerate(run_frames)}
+  pairs = [(at[t], at[t + 1]) for t in scored]
+  scored_at = [at[t] for t in scored]
   for item in chosen:  # every item checked before any work
     source_path(item)
   start = time.perf_counter()
@@ -254,10 +262,13 @@ def run(generator, params, spec: SuiteRun | None = None, *, progress: bool = Tru
         rt = codecs.round_trip(pristine, FPS, rung)
       except codecs.CodecError as exc:
         raise SuiteError(f"suite item {item.id}, rung {rung.tag}: {exc}") from exc
-      enhanced = model(rt.frames, scored, f"suite item {item.id}, rung {rung.tag}")
+      enhanced = model(rt.frames, run_frames, f"suite item {item.id}, rung {rung.tag}")
       rows = {"compressed": _compressed_row(scorer, item, rung, rt.frames[scored], gt,
                                             spec.num_frames, scored),
-              "enhanced": scorer(enhanced, gt)}
+              "enhanced": scorer(enhanced[scored_at], gt)}
+      for row, frames in (("compressed", rt.frames[run_frames]), ("enhanced", enhanced)):
+        rows[row] = {**rows[row],
+                     "flicker": temporal.flicker(frames, pristine[run_frames], pairs)}
       if not all(np.isfinite(v) for v in rows["enhanced"].values()):
         raise SuiteError(f"suite item {item.id}, rung {rung.tag}: non-finite metrics of the "
                          "enhanced output (NaN parameters?)")
@@ -284,7 +295,8 @@ def summarise(per_item: list[dict[str, Any]], rung_tags: Sequence[str]) -> dict[
                                                                 for _, x in recs]))}
     for row in ROWS:
       summary[row] = {m: float(np.mean([x[row][m] for _, x in recs])) for m in FRAME_METRICS}
-    for m, sign in (("psnr", 1), ("psnr_y", 1), ("ssim", 1), ("lpips", -1), ("ciede2000", -1)):
+    for m, sign in (("psnr", 1), ("psnr_y", 1), ("ssim", 1), ("lpips", -1), ("ciede2000", -1),
+                    ("flicker", -1)):
       deltas = {i: x["enhanced"][m] - x["compressed"][m] for i, x in recs}
       worst = min(deltas, key=lambda i: sign * deltas[i])
       summary[f"delta_{m}"] = float(np.mean(list(deltas.values())))
