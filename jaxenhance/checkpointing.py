@@ -94,8 +94,13 @@ class WorkdirLock:
       self._file = None
 
 
-def check_config(workdir: Path, config: Any, overwrite: bool = False) -> None:
-  """Records the config fingerprint, or refuses a work directory made by another config."""
+def check_config(workdir: Path, config: Any, overwrite: bool = False, write: bool = True
+                 ) -> None:
+  """Records the config fingerprint, or refuses a work directory made by another config.
+
+  ``write=False`` (every process of a multi-host run but the first) only checks, so all
+  processes refuse alike; deleting and recording is left to the process that writes.
+  """
   path = Path(workdir) / "config.json"
   current = fingerprint(config)
   if path.is_file() and (Path(workdir) / "checkpoints").exists():
@@ -106,8 +111,12 @@ def check_config(workdir: Path, config: Any, overwrite: bool = False) -> None:
         raise ConfigMismatchError(
             f"{workdir} holds checkpoints of a different config (differs in {diff}). "
             "Use another --workdir, or pass --overwrite to delete its checkpoints.")
+      if not write:
+        return
       logging.warning("overwrite: deleting checkpoints of a different config in %s", workdir)
       shutil.rmtree(Path(workdir) / "checkpoints")
+  if not write:
+    return
   path.parent.mkdir(parents=True, exist_ok=True)
   atomic_write.write_text(path, json.dumps(current, indent=1, sort_keys=True))
 

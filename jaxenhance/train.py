@@ -17,12 +17,23 @@ from the newest readable checkpoint (unreadable newer ones are moved aside, and 
 reported in the summary), stops if a checkpoint cannot be saved, saves on SIGTERM (TPU
 preemption) before exiting, and refuses a work directory that holds checkpoints of another
 config.
+
+Multi-host (``--config.distributed=True``, what ``launch/tpu_pod.sh`` runs on every host): one
+process per host joins the job with ``jax.distributed.initialize()``. Cloud TPU (and Slurm, Open
+MPI) tell JAX the coordinator and the processes; elsewhere set ``JAX_COORDINATOR_ADDRESS``
+(host:port of process 0), ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID`` on each process
+(``tests/test_multihost.py`` runs two processes on one machine this way). Each process reads
+its own shard of every global batch (:mod:`jaxenhance.data.pipeline`); Orbax saves the state
+from all of them (plus each one's input position); only process 0 takes the lock, writes the
+config, logs, images and exports, and runs the periodic evaluation. A SIGTERM on any host
+stops every host at the same step, after a checkpoint.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import signal
 import sys
 import time
@@ -71,15 +82,27 @@ class NonFiniteLossError(errors.JaxenhanceError, FloatingPointError):
 
 
 class _Preemption:
-  """Records SIGTERM so the loop can save a checkpoint and exit cleanly."""
+  """Records SIGTERM so the loop can save a checkpoint and exit cleanly.
+
+  Multi-host, the hosts must stop at the same step (the save is collective): JAX's preemption
+  service catches SIGTERM on any host and names a step all of them reach (``check``).
+  """
 
   def __init__(self):
     self.requested = False
     self._previous = None
 
   def install(self):
-    self._previous = signal.signal(signal.SIGTERM, self._handle)
+    if jax.process_count() == 1:  # multi-host: JAX's own SIGTERM handler must stay in place
+      self._previous = signal.signal(signal.SIGTERM, self._handle)
     return self
+
+  def check(self, step: int) -> None:
+    """Multi-host: sets ``requested`` at the agreed step; every process calls it every step."""
+    if jax.process_count() > 1 and not self.requested:
+      from jax.experimental import multihost_utils
+
+      self.requested = multihost_utils.reached_preemption_sync_point(step)
 
   def _handle(self, signum, frame):
     del signum, frame
@@ -176,6 +199,36 @@ def _test_records(config: Any, data_dir: Path) -> int:
     return len(pipeline.data_source(pipeline.dataset_dir(config, data_dir), "test"))
   except pipeline.PipelineError:
     return 0
+
+
+def initialize_distributed() -> None:
+  """Joins the multi-process job (``config.distributed``), one process per host.
+
+  Without ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID`` JAX detects the cluster (Cloud TPU,
+  Slurm, Open MPI); with them (and ``JAX_COORDINATOR_ADDRESS``, which JAX reads itself) any
+  machines work, CPU ones included (their collectives: JAX's default, gloo).
+  """
+  count, index = os.environ.get("JAX_NUM_PROCESSES"), os.environ.get("JAX_PROCESS_ID")
+  if (count is None) != (index is None):
+    raise errors.JaxenhanceError(
+        "config.distributed=True: set both JAX_NUM_PROCESSES and JAX_PROCESS_ID (and "
+        "JAX_COORDINATOR_ADDRESS=host:port of process 0), or neither on Cloud TPU")
+  kwargs = {} if count is None else {"num_processes": int(count), "process_id": int(index)}
+  try:
+    jax.distributed.initialize(**kwargs)
+  except ValueError as exc:  # no cluster detected and nothing given
+    raise errors.JaxenhanceError(
+        f"config.distributed=True but this machine is not in a detected cluster ({exc}); set "
+        "JAX_COORDINATOR_ADDRESS=host:port of process 0, JAX_NUM_PROCESSES and JAX_PROCESS_ID "
+        "on every process") from exc
+
+
+def sync_processes(name: str) -> None:
+  """Waits until every process gets here (multi-host only)."""
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils
+
+    multihost_utils.sync_global_devices(name)
 
 
 def host_params(tree: Any) -> Any:
@@ -290,16 +343,20 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
   from jaxenhance.data import layout, pipeline
 
   workdir = Path(workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
   if config.get("distributed", False):
-    jax.distributed.initialize()
+    initialize_distributed()  # before anything that starts JAX's backends
+  # Multi-host: the other processes write only what Orbax asks of each (checkpoints).
+  primary = jax.process_index() == 0
 
   # ------------------------------------------------------------------ logging, lock, config
-  lock = checkpointing.WorkdirLock(workdir).acquire()
+  lock = checkpointing.WorkdirLock(workdir)
+  if primary:
+    workdir.mkdir(parents=True, exist_ok=True)
+    lock.acquire()
   try:
-    checkpointing.check_config(workdir, config, overwrite=overwrite)
-    writer = metric_writers.create_default_writer(
-        str(workdir / "logs"), just_logging=jax.process_index() > 0)
+    checkpointing.check_config(workdir, config, overwrite=overwrite, write=primary)
+    sync_processes("config checked")  # an --overwrite deletion is done before anyone goes on
+    writer = metric_writers.create_default_writer(str(workdir / "logs"), just_logging=not primary)
     writer.write_hparams({k: v for k, v in checkpointing.fingerprint(config).items()
                           if isinstance(v, (int, float, str, bool))})
 
@@ -388,6 +445,7 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
         batch = pipeline.make_global_batch(host_batch, mesh)
         kind = step_kind(step, warmup, gp_every)
         state, metrics = compiled[kind](state, batch, vgg_params)
+        preemption.check(step)  # multi-host: the hosts agree on the step to stop at
         report_progress(step, time.time())
         window_steps += 1
         window_flops += costs[kind]["flops"]  # kinds differ in cost (warm-up, lazy penalty)
@@ -414,8 +472,12 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
           window_start, window_steps, window_flops = time.perf_counter(), 0, 0.0
 
         if step % int(config.train.image_summary_every) == 0 or step == total_steps:
-          writer.write_images(step, {"compressed|enhanced|original": image_strip(
-              generator, state["g_params"], batch)})
+          # From this process's batch: a global one is not all on any one host.
+          g_image = state["g_params"] if jax.process_count() == 1 else host_params(
+              state["g_params"])  # collective: every process takes part
+          if primary:
+            writer.write_images(step, {"compressed|enhanced|original": image_strip(
+                generator, g_image, host_batch)})
 
         if eval_every and (step % eval_every == 0 or step == total_steps) \
             and not preemption.requested:
@@ -434,7 +496,7 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
           # A generator snapshot per interval (<workdir>/exports/step_N) for the learning curve
           # on the held-out suite; a few hundred kB each.
           g_host = host_params(state["g_params"])  # collective: every process takes part
-          if jax.process_index() == 0:
+          if primary:
             export.save_generator(workdir / "exports" / f"step_{step}", config.generator, g_host,
                                   {"step": step, "metrics": last_metrics})
         if preemption.requested:
@@ -447,8 +509,9 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
       checkpointer.close()
       writer.flush()
     summary.update(last_step=int(jax.device_get(state["step"])), metrics=last_metrics)
-    if jax.process_index() == 0:
-      export.save_generator(workdir / "export", config.generator, state["g_params"],
+    g_host = host_params(state["g_params"])  # collective: every process takes part
+    if primary:
+      export.save_generator(workdir / "export", config.generator, g_host,
                             {"step": summary["last_step"], "metrics": last_metrics,
                              "critic_layers": list(getattr(critic, "layers", ())),
                              "train_sources": list(config.data.train_sources)})
@@ -464,14 +527,22 @@ def log_batch(path: str | Path, step: int, batch: dict) -> None:
 
   For checking that a resumed run consumes exactly the batches of an uninterrupted one
   (``benchmarks/reliability/kill_resume.py``); off by default. Opened per line so a killed
-  process leaves only whole lines behind.
+  process leaves only whole lines behind. Multi-host, each process writes
+  ``<path>.process<index>``.
   """
+  if jax.process_count() > 1:
+    path = f"{path}.process{jax.process_index()}"
+  with open(path, "a") as f:
+    f.write(f"{step},{batch_digest(batch)}\n")
+
+
+def batch_digest(batch: dict) -> str:
+  """sha1 of a host batch: its keys and array bytes."""
   digest = hashlib.sha1()
   for key in sorted(batch):
     digest.update(key.encode())
     digest.update(np.ascontiguousarray(batch[key]).tobytes())
-  with open(path, "a") as f:
-    f.write(f"{step},{digest.hexdigest()}\n")
+  return digest.hexdigest()
 
 
 def image_strip(generator, g_params, batch, count: int = 4) -> np.ndarray:

@@ -23,6 +23,7 @@ def tiny_config(records_dir: Path | str | None = None):
   # Periodic evaluation off: the tests that need it turn it on (it costs seconds per run).
   c.train.update(steps=6, warmup_steps=2, n_critic=2, log_every=2, checkpoint_every=3,
                  image_summary_every=3, eval_every=0, async_checkpoints=True)
+  c.train.export_every = 0  # the default; present so a command line can set it
   return c
 
 

@@ -5,21 +5,28 @@ Training (``make_dataset(config, data_dir, split="train", shuffle=True, repeat=T
   TFDS data source (raw serialized records, see below)
     -> MapDataset.source -> shuffle(seed) -> repeat()      (each epoch reshuffled, seeded)
        [or, with data.codec_weights: one shuffled+repeated dataset per codec/rung, mixed by weight]
-    -> [process_index::process_count]                      (disjoint per-process shard)
     -> batch(global batch / process_count, drop_remainder) (lists of serialized records)
+    -> [process_index::process_count]                      (this process's block of each global
+                                                            batch: disjoint per-process shards)
     -> random_map(RandomBatch)                             (seeded per batch: parse each record,
                                                             random crop to data.crop_size and
                                                             flips, written into the batch arrays)
     -> to_iter_dataset(ReadOptions(threads, prefetch))     [-> mp_prefetch(worker processes)]
+
+Multi-host, the processes' blocks of a step, side by side on the mesh, are the global batch one
+process would read, row for row, crops and flips included (``RandomBatch`` draws them for the
+whole global batch and keeps its block's): a run sees the same data on any number of hosts,
+and its devices the same rows (``tests/test_multihost.py``).
 
 Parsing and augmenting once per batch rather than per example keeps Grain's per-element
 bookkeeping (statistics, RNG set-up, pytree stacking) off the hot path.
 
 ``iter(dataset)`` is a Grain ``DatasetIterator``: ``get_state()``/``set_state()`` (or
 ``grain.checkpoint.CheckpointSave/Restore`` inside an Orbax checkpoint) resume at exactly the next
-batch. Evaluation (``shuffle=False, repeat=False``) reads one pass in record order, centre-crops,
-and pads the last batch to full size with ``mask`` = False on the padding, so every batch has one
-shape (one compilation) and nothing is dropped.
+batch. Evaluation (``shuffle=False, repeat=False``) reads one pass in record order (records
+``process_index``, ``+ process_count``, … on each process), centre-crops, and pads the last batch
+to full size with ``mask`` = False on the padding, so every batch has one shape (one
+compilation) and nothing is dropped.
 
 Why raw records: TFDS's data source can decode the examples itself (``builder.as_data_source``
 gives dicts of arrays), but its generic decoding costs ~0.33 ms per example; reading the same
@@ -215,16 +222,25 @@ def _patch_size(record: bytes) -> int:
 
 
 class RandomBatch(grain.transforms.RandomMap):
-  """Records -> training batch: the same random crop of lq (every frame) and gt, random flips."""
+  """Records -> training batch: the same random crop of lq (every frame) and gt, random flips.
 
-  def __init__(self, crop_size: int, hflip: bool = True, vflip: bool = False):
+  ``shard=(index, count)``: the records are block ``index`` of ``count`` of a global batch
+  (``make_dataset``). Crops and flips are drawn for the whole global batch and the block's
+  kept, so each example is augmented as one process would (and hosts do not all repeat the
+  same crops).
+  """
+
+  def __init__(self, crop_size: int, hflip: bool = True, vflip: bool = False,
+               shard: tuple[int, int] = (0, 1)):
     self.crop_size, self.hflip, self.vflip = int(crop_size), bool(hflip), bool(vflip)
+    self.index, self.count = int(shard[0]), int(shard[1])
 
   def random_map(self, recs: Sequence[bytes], rng: np.random.Generator) -> dict[str, np.ndarray]:
     n, p = len(recs), _patch_size(recs[0])
     c = min(self.crop_size, p) if self.crop_size > 0 else p
-    ys, xs = rng.integers(0, p - c + 1, size=(2, n))
-    flips = rng.random((2, n)) < 0.5
+    rows = slice(self.index * n, (self.index + 1) * n)
+    ys, xs = rng.integers(0, p - c + 1, size=(2, n * self.count))[:, rows]
+    flips = (rng.random((2, n * self.count)) < 0.5)[:, rows]
     return assemble_batch(recs, ys, xs, c, flips[0] & self.hflip, flips[1] & self.vflip)
 
 
@@ -324,14 +340,19 @@ def make_dataset(
       ds = ds.shuffle(seed=seed)
     if repeat:
       ds = ds.repeat()
-  ds = ds[index::count]
   # Batch the serialized records, then parse + crop + flip once per batch: Grain's per-element
   # overhead (stats, RNG, tree ops) is paid per batch instead of per example.
-  ds = ds.batch(batch_size, drop_remainder=shuffle, batch_fn=list)
   if shuffle:
+    # Block ``index`` of every global batch: the processes' blocks, side by side on the mesh,
+    # are the global batch one process would read, row for row.
+    ds = ds.batch(batch_size, drop_remainder=True, batch_fn=list)
+    ds = ds[:len(ds) // count * count][index::count]  # every process gets as many batches
     ds = ds.random_map(RandomBatch(crop, bool(data.get("hflip", True)),
-                                   bool(data.get("vflip", False))), seed=seed)
+                                   bool(data.get("vflip", False)), shard=(index, count)),
+                       seed=seed)
   else:
+    # Records index, index + count, ... (``evaluation.record_batches`` relies on this order).
+    ds = ds[index::count].batch(batch_size, drop_remainder=False, batch_fn=list)
     ds = ds.map(CentreBatch(crop, batch_size))
   options = grain.ReadOptions(num_threads=int(data.get("grain_threads", 1)),
                               prefetch_buffer_size=int(data.get("prefetch", 2)))
