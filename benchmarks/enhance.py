@@ -43,7 +43,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 from common import time_interleaved
 
-from jaxenhance import assets, enhance, video_io
+from jaxenhance import assets, enhance, export, inference, video_io
 from jaxenhance.models import generator as generator_lib
 
 REPORT: list[str] = []
@@ -59,6 +59,9 @@ CONFIGS = {
     "default": {"kind": "residual", "width": 64, "num_scales": 2, "num_blocks": 8},
     "fast": {"kind": "fast", "width": 32, "num_scales": 2, "num_blocks": 8},
 }
+# The long-clip runs measure the pipeline's memory, not the network's speed: a network small
+# enough that 1,200 frames of 720p take minutes on 2 cores.
+TINY = {"kind": "fast", "width": 8, "num_scales": 2, "num_blocks": 2}
 
 # Rows for the implementations the library does not use by default on CPU: what each choice is
 # worth. Labels are "<attribute>__<value>".
@@ -223,7 +226,98 @@ def bench_generators(sizes: list[tuple[int, int]], repeats: int) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------------------------
-# 2-3. The enhance_video path and its peak memory.
+# 2. The enhance path at three sizes: before/after, model alone, whole pipeline.
+# ---------------------------------------------------------------------------------------------
+
+def materialised_tiled_fn(generator, plan, tile_batch: int = 4):
+  """The enhance path before issue 21, kept as the 'before' peer: every tile of the batch cut
+  out as one float array, the network mapped over them ``tile_batch`` at a time, all outputs
+  blended at once (temporal_window 1)."""
+  def fn(params, clip, weights):
+    h, w = clip.shape[1:3]
+    x = generator_lib.pad_to_multiple(clip.astype(jnp.float32) / 255.0, generator.stride,
+                                      generator.pad_mode)
+    tiles = jnp.stack([x[:, y:y + plan.tile_height, x0:x0 + plan.tile_width]
+                       for y, x0 in plan.origins], axis=1)
+    tiles = tiles.reshape(-1, *tiles.shape[2:])
+    y = jax.lax.map(lambda t: generator.apply(params, t[None])[0], tiles, batch_size=tile_batch)
+    y = y.reshape(-1, plan.num_tiles, *y.shape[1:]) * weights
+    out = 0
+    for i, (oy, ox) in enumerate(plan.origins):
+      out = out + jnp.pad(y[:, i], ((0, 0), (oy, plan.height - oy - plan.tile_height),
+                                    (ox, plan.width - ox - plan.tile_width), (0, 0)))
+    return inference.to_uint8(out[:, :h, :w])
+  return jax.jit(fn)
+
+
+def per_frame(fn, frames: int, repeats: int) -> tuple[float, float]:
+  """(seconds, minor page faults) per frame of ``fn()`` (which handles ``frames`` frames and
+  blocks): the median of ``repeats`` timed calls after one warm-up (compile excluded)."""
+  fn()
+  times, faults = [], []
+  for _ in range(repeats):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    start = time.perf_counter()
+    fn()
+    times.append(time.perf_counter() - start)
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+  return sorted(times)[len(times) // 2] / frames, sorted(faults)[len(faults) // 2] / frames
+
+
+def load_bench_generator(name: str):
+  """'shipped' (the package's model) or a CONFIGS name with random weights."""
+  if name == "shipped":
+    generator, params, _ = export.load_generator("shipped")
+    return generator, params
+  config = TINY if name == "tiny" else CONFIGS[name]
+  generator = generator_lib.make_generator({**config, "conv_impl": "auto"})
+  return generator, jax.device_put(random_params(generator))
+
+
+def bench_paths(tmp: Path, names: list[str], sizes: list[tuple[int, int]], repeats: int,
+                pipeline_frames: int) -> list[dict]:
+  say("\nenhance path per frame (compile excluded; batch 4 frames, tiles of 512 overlapping 64):"
+      "\n  model alone = jitted generator.apply on the whole frame; before = every tile "
+      "materialised, 4 tiles per call; after = inference.Enhancer (tiles sliced and blended in "
+      "one loop, 1 tile per call); pipeline = enhance_video (decode + after + x264 crf 12) on a "
+      f"{pipeline_frames}-frame clip, its Enhancer compiled beforehand")
+  rows = []
+  for name in names:
+    generator, params = load_bench_generator(name)
+    count = sum(x.size for x in jax.tree.leaves(params))
+    apply = jax.jit(generator.apply)
+    for w, h in sizes:
+      rng = np.random.default_rng(0)
+      clip = rng.integers(0, 256, (4, h, w, 3), np.uint8)
+      whole = jnp.asarray(clip[:1].astype(np.float32) / 255.0)
+      enhancer = inference.Enhancer(generator, params)
+      plan = enhancer.plan(h, w)
+      weights = jnp.asarray(plan.weights())
+      old = materialised_tiled_fn(generator, plan)
+      model_s, model_f = per_frame(lambda: apply(params, whole).block_until_ready(), 1, repeats)
+      before_s, before_f = per_frame(
+          lambda: old(params, clip, weights).block_until_ready(), 4, repeats)
+      after_s, after_f = per_frame(lambda: enhancer.submit(clip).block_until_ready(), 4, repeats)
+      src = write_synthetic_clip(tmp / f"path_{w}x{h}.mp4", pipeline_frames, w, h)
+      summary = enhance.enhance_video(src, tmp / "path_out.mp4", generator, params,
+                                      progress=False, enhancer=enhancer)
+      row = {"generator": name, "params": count, "size": f"{w}x{h}", "tiles": plan.num_tiles,
+             "model_fps": 1 / model_s, "before_fps": 1 / before_s, "after_fps": 1 / after_s,
+             "pipeline_fps": summary["fps"], "ratio": summary["fps"] * model_s,
+             "before_faults_mb": before_f * 4096 / 1e6, "after_faults_mb": after_f * 4096 / 1e6,
+             "model_faults_mb": model_f * 4096 / 1e6, "load": os.getloadavg()[0]}
+      rows.append(row)
+      say(f"  {name} ({count:,} parameters) {w}x{h}, {plan.num_tiles} tiles: model alone "
+          f"{row['model_fps']:.3f} frames/s ({row['model_faults_mb']:.0f} MB faulted/frame); "
+          f"before {row['before_fps']:.3f} ({row['before_faults_mb']:.0f} MB); after "
+          f"{row['after_fps']:.3f} ({row['after_faults_mb']:.0f} MB); pipeline "
+          f"{row['pipeline_fps']:.3f}; pipeline / model alone {row['ratio']:.2f} (keep >= 0.9); "
+          f"load {row['load']:.2f}")
+  return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Long clips: peak RSS and page faults must not grow with the clip length.
 # ---------------------------------------------------------------------------------------------
 
 def write_synthetic_clip(path: Path, frames: int, width: int, height: int) -> Path:
@@ -259,67 +353,96 @@ def peak_rss_mb() -> float:
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child_enhance(src: str, dst: str) -> None:
-  """Runs in a subprocess: enhance ``src`` with the fast generator, print fps and peak RSS."""
-  generator = generator_lib.make_generator(CONFIGS["fast"])
-  summary = enhance.enhance_video(src, dst, generator, random_params(generator),
-                                  progress=False)
-  peak_mb = peak_rss_mb()
-  print(json.dumps({"frames": summary["frames"], "fps": summary["fps"], "peak_rss_mb": peak_mb}))
+def child_enhance(name: str, src: str, dst: str) -> None:
+  """Runs in a subprocess: ``enhance_video`` as the CLI runs it; prints fps, peak RSS, faults."""
+  generator, params = load_bench_generator(name)
+  summary = enhance.enhance_video(src, dst, generator, params, progress=False)
+  print(json.dumps({"frames": summary["frames"], "fps": summary["fps"],
+                    "peak_rss_mb": peak_rss_mb(),
+                    "faults": resource.getrusage(resource.RUSAGE_SELF).ru_minflt}))
 
 
-def run_child(src: Path, dst: Path) -> dict:
-  start = time.perf_counter()
-  done = subprocess.run([sys.executable, __file__, "--child", str(src), str(dst)],
-                        capture_output=True, text=True, check=True)
-  result = json.loads(done.stdout.strip().splitlines()[-1])
-  result["wall_s"] = round(time.perf_counter() - start, 1)
-  return result
-
-
-def bench_pipeline(tmp: Path, size: tuple[int, int], frames: int) -> dict:
-  src = write_synthetic_clip(tmp / "pipe.mp4", frames, *size)
-  result = run_child(src, tmp / "pipe_out.mp4")
-  say(f"\nenhance_video, fast generator, {size[0]}x{size[1]}, {frames} frames "
-      f"(decode + model + x264 crf 12): {result['fps']:.2f} frames/s")
-  return result
-
-
-def bench_rss(tmp: Path, lengths: list[int], size=(128, 72)) -> list[dict]:
-  say(f"\npeak RSS of enhance_video, fast generator, {size[0]}x{size[1]}:")
+def bench_long_clips(tmp: Path, name: str, lengths: list[int], size: tuple[int, int]
+                     ) -> list[dict]:
+  say(f"\nlong clips, enhance_video in a fresh process, {name} generator, {size[0]}x{size[1]}:")
   rows = []
   for n in lengths:
     src = write_synthetic_clip(tmp / f"clip{n}.mp4", n, *size)
-    result = run_child(src, tmp / f"out{n}.mp4")
-    rows.append(result)
-    say(f"  {result['frames']:5d} frames: peak RSS {result['peak_rss_mb']:.0f} MB, "
-        f"{result['fps']:.1f} frames/s")
+    done = subprocess.run([sys.executable, __file__, "--child", name, str(src),
+                           str(tmp / f"out{n}.mp4")], capture_output=True, text=True, check=True)
+    row = json.loads(done.stdout.strip().splitlines()[-1])
+    rows.append(row)
+    say(f"  {row['frames']:5d} frames: peak RSS {row['peak_rss_mb']:.0f} MB, "
+        f"{row['faults']:,} minor page faults in all, {row['fps']:.2f} frames/s")
   growth = rows[-1]["peak_rss_mb"] / rows[0]["peak_rss_mb"] - 1
-  say(f"  growth from {lengths[0]} to {lengths[-1]} frames: {100 * growth:+.1f}% "
-      "(flat: frames are streamed)")
+  marginal = (rows[-1]["faults"] - rows[0]["faults"]) / (rows[-1]["frames"] - rows[0]["frames"])
+  say(f"  from {lengths[0]} to {lengths[-1]} frames: peak RSS {100 * growth:+.1f}%, "
+      f"{marginal:,.0f} page faults ({marginal * 4096 / 1e6:.1f} MB) per extra frame")
   return rows
 
 
-def write_markdown(path: Path, rows: list[dict], load_start: tuple, seconds: float) -> None:
-  """The run's command, date, load, ratio table and full log as a results page."""
+def cpu_description() -> str:
+  """CPU model and whether it has AVX-512 (absolute speeds move between such machines)."""
+  try:
+    info = Path("/proc/cpuinfo").read_text()
+  except OSError:
+    return "unknown"
+  model = next((l.split(":", 1)[1].strip() for l in info.splitlines()
+                if l.startswith("model name")), "unknown")
+  return f"{model}, {'with' if ' avx512f' in info else 'no'} AVX-512, {os.cpu_count()} cores"
+
+
+def write_markdown(path: Path, rows: list[dict], paths: list[dict], long_rows: list[dict],
+                   args, load_start: tuple, seconds: float) -> None:
+  """The run's command, date, load and tables, and the full log, as a results page."""
   command = " ".join([".venv/bin/python", os.path.relpath(__file__)] + sys.argv[1:])
-  lines = ["# Enhancement throughput: JAX vs PyTorch CPU eager", "",
+  lines = ["# Enhancement: throughput against PyTorch, the enhance path, long clips", "",
            f"Command: `{command}`  ", f"Date: {datetime.datetime.now():%Y-%m-%d %H:%M}  ",
+           f"CPU: {cpu_description()}  ",
            f"Load average (1/5/15 min) at start {'/'.join(f'{v:.2f}' for v in load_start)}, "
            f"at end {'/'.join(f'{v:.2f}' for v in os.getloadavg())}  ",
-           f"Wall time {seconds / 60:.1f} min, {os.cpu_count()} cores shared with other jobs. "
-           "Each cell is the median of the repeats; JAX and PyTorch calls alternate, so load "
-           "changes hit both.", "",
-           "| generator | size | JAX frames/s | PyTorch frames/s | JAX / PyTorch (target >= 1.3) "
-           "| load |", "|---|---|---|---|---|---|"]
-  for row in rows:
-    lines.append(f"| {row['generator']} | {row['size']} | {row['jax_fps']:.3f} | "
-                 f"{row['torch_fps']:.3f} | {row['jax_ratio']:.2f}x | {row['load']:.2f} |")
-    for label in ALTERNATIVES[row["kind"]]:
-      lines.append(f"| {row['generator']}, {label.replace('__', '=')} | {row['size']} | "
-                   f"{row[f'jax_{label}_fps']:.3f} | {row['torch_fps']:.3f} | "
-                   f"{row[f'jax_{label}_ratio']:.2f}x | {row['load']:.2f} |")
-  lines += ["", "Output:", "", "```", *"\n".join(REPORT).strip("\n").splitlines(), "```", ""]
+           f"Wall time {seconds / 60:.1f} min.", ""]
+  if rows:
+    lines += ["## The network: JAX vs PyTorch CPU eager", "",
+              "Each cell is the median of the repeats; JAX and PyTorch calls alternate, so load "
+              "changes hit both.", "",
+              "| generator | size | JAX frames/s | PyTorch frames/s | JAX / PyTorch "
+              "(target >= 1.3) | load |", "|---|---|---|---|---|---|"]
+    for row in rows:
+      lines.append(f"| {row['generator']} | {row['size']} | {row['jax_fps']:.3f} | "
+                   f"{row['torch_fps']:.3f} | {row['jax_ratio']:.2f}x | {row['load']:.2f} |")
+      for label in ALTERNATIVES[row["kind"]]:
+        lines.append(f"| {row['generator']}, {label.replace('__', '=')} | {row['size']} | "
+                     f"{row[f'jax_{label}_fps']:.3f} | {row['torch_fps']:.3f} | "
+                     f"{row[f'jax_{label}_ratio']:.2f}x | {row['load']:.2f} |")
+    lines.append("")
+  if paths:
+    lines += ["## The enhance path: before and after, against the model alone", "",
+              "Frames/s and MB of fresh pages (minor page faults x 4 KiB) per frame, compile "
+              "excluded. *Before*: every tile of a 4-frame batch materialised, 4 tiles per "
+              "network call (the path before this round). *After*: `inference.Enhancer` (tiles "
+              "sliced and blended inside one loop, 1 tile per call). *Pipeline*: "
+              f"`enhance_video` (decode + after + x264 crf 12) on a {args.pipeline_frames}-frame "
+              "clip. Ratio: pipeline / model alone (the whole frame in one jitted call).", "",
+              "| generator | size | tiles | model alone | before | after | pipeline | ratio "
+              "(>= 0.9) | faults/frame before -> after | load |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in paths:
+      lines.append(f"| {r['generator']} ({r['params']:,}) | {r['size']} | {r['tiles']} | "
+                   f"{r['model_fps']:.3f} | {r['before_fps']:.3f} | {r['after_fps']:.3f} | "
+                   f"{r['pipeline_fps']:.3f} | {r['ratio']:.2f} | "
+                   f"{r['before_faults_mb']:,.0f} MB -> {r['after_faults_mb']:,.0f} MB | "
+                   f"{r['load']:.2f} |")
+    lines.append("")
+  if long_rows:
+    lines += [f"## Long clips ({args.long_generator} generator, {args.long_size}, a fresh "
+              "process each)", "",
+              "| frames | frames/s | peak RSS | minor page faults |", "|---|---|---|---|"]
+    for r in long_rows:
+      lines.append(f"| {r['frames']} | {r['fps']:.2f} | {r['peak_rss_mb']:.0f} MB | "
+                   f"{r['faults']:,} |")
+    lines.append("")
+  lines += ["## Log", "", "```", *"\n".join(REPORT).strip("\n").splitlines(), "```", ""]
   path.parent.mkdir(parents=True, exist_ok=True)
   path.write_text("\n".join(lines))
   print(f"wrote {path}")
@@ -327,36 +450,48 @@ def write_markdown(path: Path, rows: list[dict], load_start: tuple, seconds: flo
 
 def main() -> None:
   parser = argparse.ArgumentParser()
-  parser.add_argument("--sizes", default="640x360,1280x720")
+  parser.add_argument("--sizes", default="640x360,1280x720", help="JAX vs PyTorch sizes")
   parser.add_argument("--repeats", type=int, default=3)
-  parser.add_argument("--pipeline-frames", type=int, default=24)
-  parser.add_argument("--pipeline-size", default="", help="WxH (default: the first --sizes)")
-  parser.add_argument("--rss-frames", default="300,1200")
-  parser.add_argument("--rss-size", default="128x72")
+  parser.add_argument("--path-sizes", default="640x360,1280x720,1920x1080")
+  parser.add_argument("--path-generators", default="shipped,default")
+  parser.add_argument("--path-repeats", type=int, default=2)
+  parser.add_argument("--pipeline-frames", type=int, default=8)
+  parser.add_argument("--long-frames", default="300,1200")
+  parser.add_argument("--long-size", default="1280x720")
+  parser.add_argument("--long-generator", default="tiny",
+                      help="tiny (a 2-block random network: the pipeline's own memory), shipped, "
+                           "default or fast")
   parser.add_argument("--skip-models", action="store_true")
-  parser.add_argument("--skip-rss", action="store_true")
+  parser.add_argument("--skip-paths", action="store_true")
+  parser.add_argument("--skip-long", action="store_true")
   parser.add_argument("--markdown", default="",
                       help="also write the results page here (e.g. benchmarks/results/enhance.md)")
-  parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+  parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.child:
     child_enhance(*args.child)
     return
+
   def parse(text):
-    return tuple(int(v) for v in text.split("x"))
+    return [tuple(int(v) for v in size.split("x")) for size in text.split(",")]
 
   start, load_start = time.perf_counter(), os.getloadavg()
   say(f"load average at start: {load_start}")
-  sizes = [parse(s) for s in args.sizes.split(",")]
-  rows = [] if args.skip_models else bench_generators(sizes, args.repeats)
+  say(f"CPU: {cpu_description()}")
+  rows = [] if args.skip_models else bench_generators(parse(args.sizes), args.repeats)
+  paths, long_rows = [], []
   with tempfile.TemporaryDirectory() as tmp:
-    bench_pipeline(Path(tmp), parse(args.pipeline_size) if args.pipeline_size else sizes[0],
-                   args.pipeline_frames)
-    if not args.skip_rss:
-      bench_rss(Path(tmp), [int(n) for n in args.rss_frames.split(",")], parse(args.rss_size))
+    if not args.skip_paths:
+      paths = bench_paths(Path(tmp), args.path_generators.split(","), parse(args.path_sizes),
+                          args.path_repeats, args.pipeline_frames)
+    if not args.skip_long:
+      long_rows = bench_long_clips(Path(tmp), args.long_generator,
+                                   [int(n) for n in args.long_frames.split(",")],
+                                   parse(args.long_size)[0])
   say(f"\nload average at end: {os.getloadavg()}")
   if args.markdown:
-    write_markdown(Path(args.markdown), rows, load_start, time.perf_counter() - start)
+    write_markdown(Path(args.markdown), rows, paths, long_rows, args, load_start,
+                   time.perf_counter() - start)
 
 
 if __name__ == "__main__":
