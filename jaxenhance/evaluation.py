@@ -147,36 +147,40 @@ def _padded(lq: np.ndarray, gt: np.ndarray, size: int, rung: list[str], source: 
                    source=list(source) + [""] * pad, bits_per_pixel=bpp.astype(np.float32))
 
 
-def _eval_config(config: Any, batch_size: int | None) -> Any:
+def _eval_config(config: Any, batch_size: int | None, process_count: int) -> Any:
   config = config.copy_and_resolve_references()
   size = batch_size or int(config.get("eval", {}).get("batch_size", 0) or config.data.batch_size)
   with config.unlocked():
-    config.data.batch_size = int(size) * jax.process_count()
+    config.data.batch_size = int(size) * process_count
   return config
 
 
 def record_batches(config: Any, data_dir: str | os.PathLike, split: str = "test",
                    max_examples: int | None = None,
-                   batch_size: int | None = None) -> list[EvalBatch]:
+                   batch_size: int | None = None,
+                   shard: tuple[int, int] | None = None) -> list[EvalBatch]:
   """The ``split`` records as centre-cropped evaluation batches of ``eval.batch_size``.
 
   Pixels come from :func:`jaxenhance.data.pipeline.make_dataset` (record order, padded last
   batch); each row's rung and source come from one metadata pass over the same records.
+  ``shard`` = (index, count): read records ``index::count`` (default: this process's share of
+  a multi-host job; ``(0, 1)`` reads them all, for an evaluation run by one process alone).
   """
   from jaxenhance.data import pipeline, records  # data stack only when reading records
 
-  config = _eval_config(config, batch_size)
+  index, count = shard or (jax.process_index(), jax.process_count())
+  config = _eval_config(config, batch_size, count)
   path = pipeline.dataset_dir(config, data_dir)
   source = pipeline.data_source(path, split)
   total = len(source)
   if total == 0:
     raise EvaluationError(f"the '{split}' split of {path} has no examples: the evaluation set "
                           "is empty (check data.test_sources and rebuild the records)")
-  index, count = jax.process_index(), jax.process_count()
   indices = list(range(index, total, count))
   limit = len(indices) if not max_examples else min(int(max_examples), len(indices))
   batches, seen = [], 0
-  for raw in pipeline.make_dataset(config, path, split=split, shuffle=False, repeat=False):
+  for raw in pipeline.make_dataset(config, path, split=split, shuffle=False, repeat=False,
+                                   process_index=index, process_count=count):
     rows = indices[seen:seen + int(np.sum(raw["mask"]))]
     keep = min(len(rows), limit - seen)
     meta = [records.parse_record(source[i]) for i in rows[:keep]]
@@ -273,12 +277,13 @@ class Evaluator:
     metrics: subset of ``METRICS`` (default ``eval.metrics`` or all).
     max_examples: evaluate at most this many records (default ``eval.max_examples``; 0 = all).
     group_fid: also compute FID/KID per group (rung, source); off for cheap periodic runs.
+    shard: (index, count) of the records to read (``record_batches``; default this process's).
   """
 
   def __init__(self, config: Any, data_dir: str | os.PathLike | None = None, *,
                split: str = "test", batches: Sequence[EvalBatch] | None = None,
                metrics: Sequence[str] | None = None, max_examples: int | None = None,
-               group_fid: bool = True):
+               group_fid: bool = True, shard: tuple[int, int] | None = None):
     ev = config.get("eval", None) or {}
     get = ev.get if hasattr(ev, "get") else lambda k, d=None: d
     self.metrics = tuple(metrics if metrics is not None else get("metrics", METRICS))
@@ -296,7 +301,7 @@ class Evaluator:
       if data_dir is None:
         raise EvaluationError("give data_dir (the records) or batches")
       max_examples = int(get("max_examples", 0) if max_examples is None else max_examples)
-      batches = record_batches(config, data_dir, split, max_examples or None)
+      batches = record_batches(config, data_dir, split, max_examples or None, shard=shard)
     self.batches = list(batches)
     if not self.batches or sum(b.count for b in self.batches) == 0:
       raise EvaluationError("the evaluation set is empty: no image pairs to evaluate")

@@ -189,7 +189,8 @@ def make_evaluator(config: Any, data_dir: Path) -> evaluation.Evaluator | None:
     return None
   return evaluation.Evaluator(
       config, data_dir, split="test", metrics=tuple(config.eval.train_metrics),
-      max_examples=int(config.eval.get("train_max_examples", 64)), group_fid=False)
+      max_examples=int(config.eval.get("train_max_examples", 64)), group_fid=False,
+      shard=(0, 1))  # process 0 evaluates alone, so it reads every test record
 
 
 def _test_records(config: Any, data_dir: Path) -> int:

@@ -191,6 +191,9 @@ def test_two_processes_train_resume_and_match_one(records, tmp_path, start_job):
   assert [s["first_step"] for s in second] == [RESUME_AT, RESUME_AT]
   assert [s["last_step"] for s in second] == [STEPS, STEPS] and one[0]["last_step"] == STEPS
 
+  # The periodic evaluation (process 0 alone) saw every test record, as the one-process run.
+  assert one[0]["eval"] and second[0]["eval"] == pytest.approx(one[0]["eval"], abs=1e-3), (second[0], one[0])
+
   # Same global data order: process i reads half i of each one-process batch, crops and flips
   # included, and the trainers consumed exactly those batches (across the resume too).
   whole = host_batches(records, 0, 1)
