@@ -30,5 +30,5 @@ want vgg && { run vgg_forward_b8 $PY benchmarks/vgg_forward.py --batch 8;
 want fid && run fid_features $PY benchmarks/fid_features.py --batch 8 --iters 3
 want frechet && run frechet $PY benchmarks/frechet.py
 want data && run data_pipeline $PY benchmarks/data_pipeline.py --workdir=/tmp/jaxenhance_bench
-want train && run train_step_shapes $PY benchmarks/train_step.py --settings quickstart,default,flagship --repeats 2
+want train && run train_step_shapes $PY benchmarks/train_step.py --settings quickstart,default,flagship --shapes flagship:8x96,flagship:32x48 --repeats 2 --profile short --markdown "$OUT/train_step_shapes.md"
 echo "done: outputs in $OUT/"
