@@ -58,6 +58,16 @@ PARAM_RANGES: dict[str, dict[str, tuple[int, int]]] = {
 }
 ENCODERS = {"h264": "libx264", "hevc": "libx265", "av1": "libsvtav1", "vp9": "libvpx-vp9"}
 _DECODERS = {"h264": "h264", "hevc": "hevc", "av1": "libdav1d", "vp9": "vp9"}
+# The codec family of an FFmpeg decoder name (a video's ``codec_context.name``); Motion JPEG
+# frames are JPEG pictures. Other decoders (MPEG-2, MPEG-4 part 2, ...) have no family here.
+DECODER_FAMILIES = {"h264": "h264", "libopenh264": "h264", "hevc": "hevc", "av1": "av1",
+                    "libdav1d": "av1", "libaom-av1": "av1", "vp9": "vp9", "libvpx-vp9": "vp9",
+                    "mjpeg": "jpeg"}
+
+
+def family_of_decoder(name: str | None) -> str | None:
+  """``CODECS`` name of the decoder ``name`` (e.g. "libdav1d" -> "av1"), or None."""
+  return DECODER_FAMILIES.get(str(name or "").lower())
 # x264/x265 preset names, SVT-AV1 preset number, libvpx-vp9 cpu-used.
 DEFAULT_PRESETS = {"h264": "medium", "hevc": "medium", "av1": "8", "vp9": "4"}
 _MIN_SIZE = 16  # libx265 refuses frames smaller than 16x16

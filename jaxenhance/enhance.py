@@ -72,7 +72,16 @@ import av
 import numpy as np
 from PIL import Image, ImageDraw
 
-from jaxenhance import atomic_write, errors, export, image_io, inference, jpeg_quality, video_io
+from jaxenhance import (
+  atomic_write,
+  codecs,
+  errors,
+  export,
+  image_io,
+  inference,
+  jpeg_quality,
+  video_io,
+)
 from jaxenhance.inference import EnhanceError
 from jaxenhance.models import generator as generator_lib
 
@@ -174,6 +183,8 @@ def enhance_video(input_path: str | os.PathLike, output_path: str | os.PathLike,
   encoding = encoding or video_io.VideoEncoding()
   info = video_io.probe(src)
   enhancer = enhancer or inference.Enhancer(generator, params, **enhancer_kwargs)
+  enhancer = _told_codec(enhancer, codecs.family_of_decoder(info.codec), src,
+                         f"its {info.codec} stream")
   total = info.num_frames if max_frames is None else min(max_frames, info.num_frames or max_frames)
   start = time.perf_counter()
   count = 0
@@ -186,7 +197,8 @@ def enhance_video(input_path: str | os.PathLike, output_path: str | os.PathLike,
         audio = container.streams.audio[0] if container.streams.audio else None
         time_base = stream.time_base or Fraction(1, 1000)
         writer = video_io.VideoWriter(tmp_out, encoding, info.width, info.height, info.fps,
-                                      time_base, info.rotation, audio)
+                                      time_base, info.rotation, audio,
+                                      comment=provenance(enhancer))
         writers.append(writer)
         if tmp_cmp is not None:
           cw = info.width * (2 if compare_mode == "side" else 1)
@@ -224,7 +236,7 @@ def enhance_video(input_path: str | os.PathLike, output_path: str | os.PathLike,
   return {"output": str(out), "frames": count, "seconds": round(seconds, 2),
           "fps": round(count / seconds, 2), "codec": writer.encoder, "pix_fmt": writer.pix_fmt,
           "audio": writer.audio_mode, "rotation": info.rotation,
-          "compare": str(cmp) if cmp else None, "notes": notes}
+          "input_codec": enhancer.codec, "compare": str(cmp) if cmp else None, "notes": notes}
 
 
 def _take(items: Iterator, n: int) -> Iterator:
@@ -245,6 +257,25 @@ def _progress(total: int | None, enabled: bool, desc: str):
 # Images.
 # ---------------------------------------------------------------------------------------------
 
+def provenance(enhancer: inference.Enhancer) -> str:
+  """The output's metadata comment: what enhanced it and which codec the model was told."""
+  if getattr(enhancer.generator, "conditioning", "none") == "none":
+    return "enhanced by jaxenhance"
+  return f"enhanced by jaxenhance; input codec told to the model: {enhancer.codec or 'unknown'}"
+
+
+def _told_codec(enhancer: inference.Enhancer, codec: str | None, src: Path, what: str
+                ) -> inference.Enhancer:
+  """``enhancer`` told the input's codec; a codec-conditioned model says once what it was told."""
+  if getattr(enhancer.generator, "conditioning", "none") == "none":
+    return enhancer
+  if codec is None:
+    logger.warning("%s: codec not known to the model (%s); enhancing as unknown", src.name, what)
+  else:
+    logger.warning("%s: enhancing as %s (from %s)", src.name, codec, what)
+  return enhancer.for_codec(codec)
+
+
 def enhance_image(input_path: str | os.PathLike, output_path: str | os.PathLike,
                   generator: generator_lib.Generator, params: Any, *, quality: int = 95,
                   compare: str | os.PathLike | None = None, compare_mode: str = "side",
@@ -262,19 +293,22 @@ def enhance_image(input_path: str | os.PathLike, output_path: str | os.PathLike,
     notes.append(f"JPEG quality {jpeg.quality} ({how})")
   for note in notes:
     logger.warning("%s: %s", src.name, note)
+  enhancer = enhancer or inference.Enhancer(generator, params, **enhancer_kwargs)
+  enhancer = _told_codec(enhancer, "jpeg" if jpeg is not None else None, src,
+                         "a JPEG file" if jpeg is not None else "an image file")
   start = time.perf_counter()
-  enhanced = inference.enhance_array(rgb[None], generator, params, enhancer=enhancer,
-                                     **enhancer_kwargs)[0]
+  enhanced = inference.enhance_array(rgb[None], generator, params, enhancer=enhancer)[0]
   _check_stop()
   formats = Image.registered_extensions()
   with atomic_write.outputs(out, cmp) as (tmp_out, tmp_cmp):
-    image_io.save_image(tmp_out, enhanced, alpha, quality, formats[out.suffix.lower()])
+    image_io.save_image(tmp_out, enhanced, alpha, quality, formats[out.suffix.lower()],
+                        comment=provenance(enhancer))
     if tmp_cmp is not None:
       image_io.save_image(tmp_cmp, image_io.compare_frame(rgb, enhanced, compare_mode), None,
                           quality, formats[cmp.suffix.lower()])
   return {"output": str(out), "size": list(rgb.shape[:2]),
           "seconds": round(time.perf_counter() - start, 2),
-          "jpeg_quality": None if jpeg is None else jpeg.quality,
+          "jpeg_quality": None if jpeg is None else jpeg.quality, "input_codec": enhancer.codec,
           "compare": str(cmp) if cmp else None, "notes": notes}
 
 

@@ -44,6 +44,7 @@ from jaxenhance.metrics import fid as fid_lib
 from jaxenhance.metrics import image as image_metrics
 from jaxenhance.metrics import lpips as lpips_lib
 from jaxenhance.metrics import niqe as niqe_lib
+from jaxenhance.models import generator as generator_lib
 from jaxenhance.models import inception
 
 METRICS = ("psnr", "psnr_y", "ssim", "lpips", "fid", "kid", "niqe")
@@ -344,7 +345,9 @@ class Evaluator:
       if generator is None:
         pred = jnp.asarray(batch.lq[:, batch.lq.shape[1] // 2])
       else:
-        pred, nan_rows = inference.batch_fn(generator)(g_vars, batch.lq)
+        codec = np.array([generator_lib.codec_index(rung.split("_")[0]) for rung in batch.rung],
+                         np.int32)  # padding rows ('') are unknown
+        pred, nan_rows = inference.batch_fn(generator)(g_vars, batch.lq, codec)
         nan += int(np.sum(np.asarray(nan_rows)[batch.mask]))
       gt = jnp.asarray(batch.gt)
       out = metrics_fn(self._lpips_params, pred, gt)

@@ -84,7 +84,8 @@ INT_FIELDS = {"width": (1, 1024), "num_scales": (0, 6), "num_blocks": (1, 128),
               "highpass": (0, 63)}
 CHOICE_FIELDS = {"kind": generator_lib.KINDS, "depthwise_impl": generator_lib.DEPTHWISE_IMPLS,
                  "correction": generator_lib.CORRECTIONS, "pad_mode": ("reflect", "edge"),
-                 "conv_impl": generator_lib.CONV_IMPLS}
+                 "conv_impl": generator_lib.CONV_IMPLS,
+                 "conditioning": generator_lib.CONDITIONINGS}
 
 
 def check_generator_config(config: Any, where: str) -> dict:

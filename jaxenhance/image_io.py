@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from jaxenhance import errors
 
@@ -69,8 +69,9 @@ def read_image(path: Path) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
 
 
 def save_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None,
-               quality: int = 95, fmt: str | None = None) -> None:
-  """Writes uint8 RGB (+ alpha when the format has it) at JPEG/WebP ``quality``."""
+               quality: int = 95, fmt: str | None = None, comment: str | None = None) -> None:
+  """Writes uint8 RGB (+ alpha when the format has it) at JPEG/WebP ``quality``; ``comment``
+  goes into a JPEG COM segment or a PNG ``Comment`` text chunk (other formats: dropped)."""
   fmt = fmt or Image.registered_extensions().get(path.suffix.lower())
   if fmt is None:
     raise ImageError(f"unknown image extension {path.suffix}; use one of {IMAGE_EXTENSIONS}")
@@ -80,8 +81,14 @@ def save_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None,
   kwargs: dict[str, Any] = {}
   if fmt == "JPEG":
     kwargs = {"quality": quality, "subsampling": 0}
+    if comment:
+      kwargs["comment"] = comment
   elif fmt == "WEBP":
     kwargs = {"quality": quality}
+  elif fmt == "PNG" and comment:
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", comment)
+    kwargs = {"pnginfo": info}
   image.save(path, format=fmt, **kwargs)
 
 

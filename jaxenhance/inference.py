@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import copy
 import functools
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -45,13 +46,15 @@ def to_float(x: jax.Array) -> jax.Array:
 
 @functools.lru_cache(maxsize=16)
 def batch_fn(generator: generator_lib.Generator) -> Callable:
-  """The jitted ``(variables, lq uint8 [N, (T,) H, W, 3]) -> (uint8 [N, H, W, 3], NaN flag [N])``.
+  """The jitted ``(variables, lq uint8 [N, (T,) H, W, 3], codec rows [N] or None) -> (uint8
+  [N, H, W, 3], NaN flag [N])``.
 
   Cached by the generator module (Flax modules hash by their fields). The NaN flag is taken
-  before rounding: uint8 cannot hold NaN.
+  before rounding: uint8 cannot hold NaN. ``codec`` (``generator.CONDITION_CODECS`` rows) is
+  read by codec-conditioned generators only.
   """
-  def enhance(variables, lq):
-    out = generator.apply(variables, to_float(lq))
+  def enhance(variables, lq, codec=None):
+    out = generator.apply(variables, to_float(lq), codec=codec)
     return to_uint8(out), jnp.any(jnp.isnan(out), axis=(1, 2, 3))
 
   return jax.jit(enhance)
@@ -59,16 +62,16 @@ def batch_fn(generator: generator_lib.Generator) -> Callable:
 
 def _build_tiled_fn(generator: generator_lib.Generator, plan: tiling.TilePlan,
                     tile_batch: int):
-  """Jitted (params, clip uint8 [B + T - 1, H, W, 3], weights) -> uint8 [B, H, W, 3]."""
+  """Jitted (params, clip uint8 [B + T - 1, H, W, 3], weights, codec row) -> uint8 [B, H, W, 3]."""
 
-  def apply(params, tiles):  # uint8 [k, T, th, tw, 3] -> float [k, th, tw, 3]
-    return generator.apply(params, to_float(tiles))
+  def apply(params, codec, tiles):  # uint8 [k, T, th, tw, 3] -> float [k, th, tw, 3]
+    return generator.apply(params, to_float(tiles), codec=codec)
 
-  def fn(params, clip, weights):
+  def fn(params, clip, weights, codec):
     h, w = clip.shape[1:3]
     # Pad exactly as the generator would, so tiles line up with its stride grid.
     x = generator_lib.pad_to_multiple(clip, generator.stride, generator.pad_mode)
-    y = tiling.map_tiles(functools.partial(apply, params), x, plan, weights,
+    y = tiling.map_tiles(functools.partial(apply, params, codec), x, plan, weights,
                          generator.temporal_window, tile_batch)
     return to_uint8(y[:, :h, :w])
 
@@ -121,11 +124,14 @@ class Enhancer:
   function sees one shape per frame size), cut into tiles of at most ``tile`` pixels a side
   overlapping by ``overlap`` (``tiling.py``), ``tile_batch`` tiles per network call (one by
   default: on CPU more tiles per call only adds fresh memory per batch and was no faster,
-  ``benchmarks/enhance.py``; on a GPU a few more fill the device better).
+  ``benchmarks/enhance.py``; on a GPU a few more fill the device better). ``codec`` names the
+  codec that made the frames (``generator.CONDITION_CODECS``; None: unknown), read by a
+  codec-conditioned generator and ignored by others.
   """
 
   def __init__(self, generator: generator_lib.Generator, params: Any, batch_size: int = 4,
-               tile: int = 512, overlap: int = 64, tile_batch: int = 1):
+               tile: int = 512, overlap: int = 64, tile_batch: int = 1,
+               codec: str | None = None):
     if batch_size < 1 or tile_batch < 1:
       raise EnhanceError(f"batch size and tile batch must be >= 1, got {batch_size}, {tile_batch}")
     if overlap < 0 or tile <= overlap or tile < generator.stride:
@@ -137,7 +143,16 @@ class Enhancer:
     self.tile = tile
     self.overlap = overlap
     self.tile_batch = tile_batch
+    self.codec = codec
+    self._codec_row = jnp.asarray(generator_lib.codec_index(codec), jnp.int32)
     self._compiled: dict[tuple[int, int], tuple[Any, jax.Array, tiling.TilePlan]] = {}
+
+  def for_codec(self, codec: str | None) -> Enhancer:
+    """The same enhancer (sharing its compiled functions) told that ``codec`` made the frames."""
+    other = copy.copy(self)
+    other.codec = codec
+    other._codec_row = jnp.asarray(generator_lib.codec_index(codec), jnp.int32)
+    return other
 
   @property
   def radius(self) -> int:
@@ -156,7 +171,7 @@ class Enhancer:
       fn = _build_tiled_fn(self.generator, plan, self.tile_batch)
       self._compiled[key] = (fn, jnp.asarray(plan.weights()), plan)
     fn, weights, _ = self._compiled[key]
-    return fn(self.params, clip, weights)
+    return fn(self.params, clip, weights, self._codec_row)
 
   def stream(self, items: Iterable[tuple[np.ndarray, Any]]
              ) -> Iterator[tuple[np.ndarray, np.ndarray, Any]]:
@@ -188,7 +203,7 @@ def enhance_array(frames: np.ndarray, generator: generator_lib.Generator, params
                   **enhancer_kwargs) -> np.ndarray:
   """Enhances uint8 RGB frames [N, H, W, 3] (consecutive frames of one clip) -> uint8 [N, H, W, 3].
 
-  ``enhancer_kwargs`` go to ``Enhancer`` (batch_size, tile, overlap, tile_batch); pass
+  ``enhancer_kwargs`` go to ``Enhancer`` (batch_size, tile, overlap, tile_batch, codec); pass
   ``enhancer=`` to reuse one (and its compiled functions).
   """
   frames = np.asarray(frames)

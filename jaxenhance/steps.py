@@ -53,6 +53,20 @@ def batch_to_float(batch: dict[str, jax.Array]) -> tuple[jax.Array, jax.Array]:
   return lq, gt
 
 
+def condition_codes(batch: dict[str, jax.Array], step: jax.Array, dropout: float) -> jax.Array:
+  """The generator's codec rows ([N] int32, ``generator.CONDITION_CODECS``) for a batch.
+
+  The records' ``codec`` indexes ``codecs.CODECS`` (-1: unknown), one less than the FiLM row.
+  A ``dropout`` share of the rows, drawn from the step number (so a resumed run draws the same),
+  is set to unknown: the model must also work where nothing tells it the codec.
+  """
+  codes = jnp.maximum(batch["codec"].astype(jnp.int32) + 1, 0)
+  if dropout > 0:
+    key = jax.random.fold_in(jax.random.PRNGKey(0x60D3C), step)
+    codes = jnp.where(jax.random.bernoulli(key, dropout, codes.shape), 0, codes)
+  return codes
+
+
 def centre_frame(lq: jax.Array) -> jax.Array:
   return lq[:, lq.shape[1] // 2]
 
@@ -155,13 +169,19 @@ def make_steps(generator: Any, critic: Any, g_opt: optax.GradientTransformation,
   def taps_of(vgg_params, images):
     return critic_lib.critic_features(vgg_params, images, vgg_layers, channels)
 
-  def generator_forward(g_params, vgg_params, lq, adversarial: bool):
+  conditioned = getattr(generator, "conditioning", "none") != "none"
+  condition_dropout = float(config.train.get("condition_dropout", 0.0))
+
+  def codes_of(state, batch):
+    return condition_codes(batch, state["step"], condition_dropout) if conditioned else None
+
+  def generator_forward(g_params, vgg_params, lq, adversarial: bool, codec=None):
     """G(lq) raw (for the content loss), clipped (for the critic and VGG), and its VGG taps."""
     # The content loss sees the raw output, the critic and VGG the clipped one. (With a
     # straight-through clip a pixel past 0 or 1 on a saturated target gets no gradient back, so
     # such outputs drift further batch after batch; measured: train PSNR fell from 31.6 to
     # 8.8 dB within 900 steps at lr 3e-4.)
-    raw = generator.apply(g_params, lq, clip=False)
+    raw = generator.apply(g_params, lq, clip=False, codec=codec)
     fake = jnp.clip(raw, 0.0, 1.0)
     fake_taps = taps_of(vgg_params, fake) if (use_perceptual or (adversarial and wgan)) else {}
     return raw, fake, fake_taps
@@ -180,18 +200,19 @@ def make_steps(generator: Any, critic: Any, g_opt: optax.GradientTransformation,
         perceptual_distance=loss_cfg.get("perceptual_distance", "mse"),
         perceptual_normalize=loss_cfg.get("perceptual_normalize", "layer"))
 
-  def generator_terms(g_params, d_params, vgg_params, lq, gt, real_taps, adversarial: bool):
-    outputs = generator_forward(g_params, vgg_params, lq, adversarial)
+  def generator_terms(g_params, d_params, vgg_params, lq, gt, real_taps, adversarial: bool,
+                      codec):
+    outputs = generator_forward(g_params, vgg_params, lq, adversarial, codec)
     return generator_head(*outputs, d_params, lq, gt, real_taps, adversarial)
 
   def apply_generator_grads(state, grads):
     updates, g_opt_state = g_opt.update(grads, state["g_opt"], state["g_params"])
     return optax.apply_updates(state["g_params"], updates), g_opt_state
 
-  def generator_update(state, vgg_params, lq, gt, real_taps, adversarial: bool):
+  def generator_update(state, vgg_params, lq, gt, real_taps, adversarial: bool, codec):
     grad_fn = jax.value_and_grad(generator_terms, has_aux=True)
     (g_loss, metrics), grads = grad_fn(state["g_params"], state["d_params"], vgg_params, lq, gt,
-                                       real_taps, adversarial)
+                                       real_taps, adversarial, codec)
     g_params, g_opt_state = apply_generator_grads(state, grads)
     metrics["g_grad_norm"] = optax.global_norm(grads)
     return g_params, g_opt_state, g_loss, metrics
@@ -213,7 +234,7 @@ def make_steps(generator: Any, critic: Any, g_opt: optax.GradientTransformation,
     lq, gt = batch_to_float(batch)
     real_taps = taps_of(vgg_params, gt) if use_perceptual else {}
     g_params, g_opt_state, g_loss, metrics = generator_update(
-        state, vgg_params, lq, gt, real_taps, adversarial=False)
+        state, vgg_params, lq, gt, real_taps, adversarial=False, codec=codes_of(state, batch))
     new = dict(state, g_params=g_params, g_opt=g_opt_state)
     return finish(state, new, _all_finite(g_loss), metrics)
 
@@ -221,13 +242,15 @@ def make_steps(generator: Any, critic: Any, g_opt: optax.GradientTransformation,
     lq, gt = batch_to_float(batch)
     n = gt.shape[0]
     rng = jax.random.fold_in(state["rng"], state["step"])
+    codec = codes_of(state, batch)
     if reuse_forward:
       # G(lq) and its taps, with their VJP: the generator update below reuses both forwards.
       (raw, fake, fake_taps), pullback = jax.vjp(
-          lambda p: generator_forward(p, vgg_params, lq, adversarial=True), state["g_params"])
+          lambda p: generator_forward(p, vgg_params, lq, adversarial=True, codec=codec),
+          state["g_params"])
       real_taps = taps_of(vgg_params, gt) if vgg_layers else {}
     else:
-      fake = jax.lax.stop_gradient(generator.apply(state["g_params"], lq))
+      fake = jax.lax.stop_gradient(generator.apply(state["g_params"], lq, codec=codec))
       if vgg_layers:  # one VGG pass over real and fake together
         real_taps, fake_taps = critic_lib.split_taps(
             taps_of(vgg_params, jnp.concatenate([gt, fake])), n)
@@ -273,7 +296,7 @@ def make_steps(generator: Any, critic: Any, g_opt: optax.GradientTransformation,
       g_metrics["g_grad_norm"] = optax.global_norm(grads)
     else:
       g_params, g_opt_state, g_loss, g_metrics = generator_update(
-          updated, vgg_params, lq, gt, real_taps, adversarial=True)
+          updated, vgg_params, lq, gt, real_taps, adversarial=True, codec=codec)
     new = dict(updated, g_params=g_params, g_opt=g_opt_state)
     metrics = {**d_metrics, **g_metrics}
     return finish(state, new, _all_finite(g_loss, d_metrics["d_loss"]), metrics)

@@ -261,12 +261,20 @@ def init_generator_from(state: dict, export_dir: str | Path, state_sharding: Any
   For fine-tuning a content-pretrained generator adversarially (e.g. every critic variant of the
   paper's comparison from one shared warm-up). The generator's optimizer state starts fresh.
   """
+  from flax import traverse_util
+
   _, params, meta = export.load_generator(export_dir)
-  want = jax.tree.map(lambda x: tuple(x.shape), state["g_params"])
-  got = jax.tree.map(np.shape, params)
-  if jax.tree.structure(want) != jax.tree.structure(got) or want != got:
+  want = traverse_util.flatten_dict(jax.tree.map(lambda x: tuple(x.shape), state["g_params"]))
+  got = traverse_util.flatten_dict(jax.tree.map(np.shape, params))
+  # A codec-conditioned generator may start from an unconditioned export: its FiLM table is
+  # absent there and keeps its zero init, so the start computes exactly what the export did.
+  added = {k for k in set(want) - set(got) if "codec_film" in k}
+  if set(got) != set(want) - added or any(want[k] != got[k] for k in got):
     raise ValueError(f"train.init_generator={export_dir} holds a generator of another shape "
                      f"({meta.get('generator')}); it must match the config's generator section")
+  fresh = traverse_util.flatten_dict(jax.device_get(state["g_params"]))
+  params = traverse_util.unflatten_dict(
+      {**{k: fresh[k] for k in added}, **traverse_util.flatten_dict(params)})
   g_params = jax.device_put(params, state_sharding["g_params"])
   logging.info("generator initialised from %s (step %s)", export_dir, meta.get("step"))
   return dict(state, g_params=g_params)

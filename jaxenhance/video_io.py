@@ -500,10 +500,12 @@ class VideoWriter:
     time_base: time base of the pts passed to ``write`` (the input stream's).
     rotation: display rotation to record (degrees counter-clockwise).
     audio: an input audio stream whose packets ``write_audio`` will receive, or None.
+    comment: the container's ``comment`` tag (what enhanced it and how), or None.
   """
 
   def __init__(self, path: Path, encoding: VideoEncoding, width: int, height: int,
-               fps: float, time_base: Fraction, rotation: int = 0, audio=None):
+               fps: float, time_base: Fraction, rotation: int = 0, audio=None,
+               comment: str | None = None):
     encoder, options, self.pix_fmt, self.notes = encoding.resolve(path.suffix, width, height)
     self.encoder = encoder
     try:
@@ -516,6 +518,8 @@ class VideoWriter:
       if codec_name not in self.container.supported_codecs:
         raise VideoError(f"the {self.container.format.name} container cannot hold {codec_name} "
                            f"video; pick another --codec (webm: vp9/av1) or another extension")
+      if comment:
+        self.container.metadata["comment"] = comment
       rate = Fraction(fps).limit_denominator(100_000) if fps > 0 else Fraction(25)
       self.stream = self.container.add_stream(encoder, rate=rate, options=options)
       self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, self.pix_fmt

@@ -3,12 +3,16 @@
 #   ./launch/flagship.sh content       # records (once), then content training, in the background
 #   ./launch/flagship.sh adversarial   # layer selection, then the adversarial fine-tune of the
 #                                      # content export, in the background
+#   ./launch/flagship.sh perceptual    # the L1 + selected-layer VGG feature fine-tune of the
+#                                      # content export, in the background
+#   ./launch/flagship.sh codec         # the same fine-tune of a codec-conditioned generator
 #   ./launch/flagship.sh curve         # learning curve of the content run's snapshots (foreground)
 #   ./launch/flagship.sh status        # what is running, the last log lines
 # BASE (default workdir/flagship) holds records/, content/, adversarial/. Training survives the
 # shell that started it (nohup) and runs at nice 10; run the same command again after any stop
 # (reboot, kill, session end): it resumes exactly from the last checkpoint (Orbax state + Grain
-# iterator). Logs: BASE/VARIANT/train.log.
+# iterator). Logs: BASE/VARIANT/train.log. The fine-tunes start from INIT (default
+# BASE/content/export; INIT=jaxenhance/pretrained/flagship starts from the shipped model).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VARIANT="${1:-content}"
@@ -21,7 +25,7 @@ running() {  # the pid in $1/pid is alive and is one of ours
 }
 
 case "$VARIANT" in
-  content|adversarial)
+  content|adversarial|perceptual|codec)
     WORKDIR="$BASE/$VARIANT"
     mkdir -p "$WORKDIR"
     if running "$WORKDIR"; then
@@ -32,12 +36,15 @@ case "$VARIANT" in
     FLAGS=(--config="configs/flagship.py:$VARIANT" --workdir="$WORKDIR"
            --config.data.data_dir="$BASE/records")
     STEPS=("$PY -m jaxenhance.prepare ${FLAGS[*]}")
-    if [[ "$VARIANT" == adversarial ]]; then
-      if [[ ! -f "$BASE/content/export/generator.json" ]]; then
-        echo "no content model at $BASE/content/export; run ./launch/flagship.sh content first" >&2
+    if [[ "$VARIANT" != content ]]; then
+      INIT="$(realpath -m "${INIT:-$BASE/content/export}")"
+      if [[ ! -f "$INIT/generator.json" ]]; then
+        echo "no content model at $INIT; run ./launch/flagship.sh content first (or set INIT)" >&2
         exit 1
       fi
-      FLAGS+=(--config.train.init_generator="$BASE/content/export")
+      FLAGS+=(--config.train.init_generator="$INIT")
+    fi
+    if [[ "$VARIANT" == adversarial ]]; then
       STEPS+=("$PY -m jaxenhance.select_layers ${FLAGS[*]}")
     fi
     STEPS+=("$PY -m jaxenhance.train ${FLAGS[*]}")
@@ -52,7 +59,7 @@ case "$VARIANT" in
         --out="${OUT:-benchmarks/results/flagship_curve}" "${@:2}"
     ;;
   status)
-    for v in content adversarial; do
+    for v in content adversarial perceptual codec; do
       d="$BASE/$v"
       [[ -d "$d" ]] || continue
       if running "$d"; then echo "$v: running (pid $(cat "$d/pid"))"; else echo "$v: stopped"; fi
@@ -60,7 +67,7 @@ case "$VARIANT" in
     done
     ;;
   *)
-    echo "usage: $0 content|adversarial|curve|status" >&2
+    echo "usage: $0 content|adversarial|perceptual|codec|curve|status" >&2
     exit 2
     ;;
 esac

@@ -251,6 +251,44 @@ def test_qp0_yuv420p_round_trip_keeps_colours(tmp_path):
     assert np.abs(shift).max() < 0.25, shift
 
 
+def test_codec_conditioned_model_is_told_the_input_codec(tmp_path, frames, caplog):
+  """The container's codec (video) or the file type (JPEG) picks the FiLM row; others: unknown."""
+  config = {"kind": "residual", "width": 8, "num_scales": 1, "num_blocks": 1,
+            "conditioning": "codec"}
+  generator = generator_lib.make_generator(config)
+  params = generator.init(jax.random.PRNGKey(0), np.zeros((1, 16, 16, 3), np.float32))
+  rng = np.random.default_rng(0)  # every FiLM row moves the output
+  params = jax.tree.map(lambda p: p + 0.05 * rng.standard_normal(p.shape).astype(np.float32),
+                        params)
+  enhancer = inference.Enhancer(generator, params, batch_size=2)
+  write_clip(tmp_path / "in.mp4", frames[:3])
+  summary = enhance.enhance_video(tmp_path / "in.mp4", tmp_path / "out.mkv", generator, params,
+                                  encoding=video_io.VideoEncoding(qp=0), enhancer=enhancer,
+                                  progress=False)
+  assert summary["input_codec"] == "h264"
+  assert "enhancing as h264 (from its h264 stream)" in caplog.text
+  with av.open(str(tmp_path / "out.mkv")) as container:
+    tags = {k.lower(): v for k, v in container.metadata.items()}  # Matroska upper-cases them
+    assert tags["comment"].endswith("input codec told to the model: h264")
+  Image.fromarray(frames[0]).save(tmp_path / "in.jpg", quality=30)
+  Image.fromarray(frames[0]).save(tmp_path / "in.png")
+  rows = {}
+  for name in ("in.jpg", "in.png"):
+    summary = enhance.enhance_image(tmp_path / name, tmp_path / f"out_{name}.png", generator,
+                                    params, enhancer=enhancer)
+    rows[name] = summary["input_codec"]
+  assert rows == {"in.jpg": "jpeg", "in.png": None}
+  assert Image.open(tmp_path / "out_in.png.png").info["Comment"].endswith("model: unknown")
+  # What the row does: the JPEG file's output is the generator told "jpeg".
+  lq = np.asarray(Image.open(tmp_path / "in.jpg").convert("RGB"))
+  want = generator.apply(params, lq[None].astype(np.float32) / 255.0,
+                         codec=np.array([generator_lib.codec_index("jpeg")]))
+  want = np.round(np.clip(np.asarray(want[0]), 0, 1) * 255).astype(np.uint8)
+  got = np.asarray(Image.open(tmp_path / "out_in.jpg.png"))
+  assert np.abs(got.astype(int) - want).max() <= 1
+  assert codecs.family_of_decoder("libdav1d") == "av1" and codecs.family_of_decoder("mpeg2video") is None
+
+
 def test_image_in_image_out(tmp_path, frames, model, enhancer):
   generator, params = model
   rgba = np.dstack([frames[0], np.linspace(0, 255, 64 * 48).reshape(48, 64).astype(np.uint8)])

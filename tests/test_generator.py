@@ -269,3 +269,33 @@ def test_highpass_correction_leaves_flat_areas_alone():
   np.testing.assert_allclose(a[:, 8 + 16:-16, 16:-16], b[:, 16:-16, 16:-16], atol=1e-5)
   with pytest.raises(ValueError, match="highpass"):
     gen_lib.make_generator(ml_collections.ConfigDict({"highpass": 4}))
+
+
+def test_codec_conditioning_starts_as_the_plain_model_and_separates_codecs():
+  """A zero FiLM table computes exactly what the unconditioned generator does; a row moves
+  only the frames told that codec."""
+  plain = gen_lib.make_generator({"kind": "residual", "width": 8, "num_scales": 1,
+                                        "num_blocks": 2})
+  conditioned = gen_lib.make_generator({"kind": "residual", "width": 8, "num_scales": 1,
+                                              "num_blocks": 2, "conditioning": "codec"})
+  x = jax.random.uniform(jax.random.PRNGKey(1), (2, 16, 16, 3))
+  params = plain.init(jax.random.PRNGKey(0), x)
+  # Non-zero output conv, so the trunk's features reach the output.
+  params = jax.tree.map(lambda p: p + 0.05 * jax.random.normal(jax.random.PRNGKey(2), p.shape),
+                        params)
+  film = conditioned.init(jax.random.PRNGKey(0), x)["params"]["codec_film"]
+  assert film["embedding"].shape == (len(gen_lib.CONDITION_CODECS), 2 * 2 * 16)  # blocks x (scale, shift) x trunk width
+  assert not np.any(film["embedding"])
+  both = {"params": {**params["params"], "codec_film": film}}
+  av1 = gen_lib.codec_index("av1")
+  codes = jnp.array([gen_lib.codec_index("h264"), av1])
+  ref = plain.apply(params, x, clip=False)
+  np.testing.assert_array_equal(conditioned.apply(both, x, clip=False, codec=codes), ref)
+  np.testing.assert_array_equal(conditioned.apply(both, x, clip=False), ref)
+  both["params"]["codec_film"] = {"embedding": film["embedding"].at[av1].set(0.3)}
+  out = conditioned.apply(both, x, clip=False, codec=codes)
+  np.testing.assert_array_equal(out[0], ref[0])
+  assert float(jnp.abs(out[1] - ref[1]).max()) > 1e-3
+  assert gen_lib.codec_index("mpeg2") == gen_lib.codec_index(None) == 0
+  with pytest.raises(ValueError, match="conditioning"):
+    gen_lib.make_generator({"conditioning": "qp"})

@@ -263,3 +263,31 @@ def test_cosine_generator_rate_decays_over_the_run():
   config.train.generator_lr_decay = "linear"
   with pytest.raises(ValueError, match="'constant' or 'cosine'"):
     steps.make_optimizers(config)
+
+
+def test_condition_codes_map_the_records_codec_and_drop_by_step():
+  batch = {"codec": jnp.array([-1, 0, 2, 4] * 64, jnp.int32)}
+  codes = steps.condition_codes(batch, jnp.int32(0), 0.0)
+  np.testing.assert_array_equal(codes[:4], [0, 1, 3, 5])  # unknown, h264, av1, jpeg
+  dropped = steps.condition_codes(batch, jnp.int32(7), 0.25)
+  again = steps.condition_codes(batch, jnp.int32(7), 0.25)
+  np.testing.assert_array_equal(dropped, again)  # a resumed run draws the same
+  hidden = np.asarray((dropped == 0) & (codes != 0))
+  assert 0.1 < hidden.mean() < 0.4
+  other = steps.condition_codes(batch, jnp.int32(8), 0.25)
+  assert not np.array_equal(dropped, other)
+
+
+def test_codec_conditioned_generator_trains_only_the_rows_it_is_told(vgg_params):
+  config = tiny_config(layers="none")
+  config.generator.conditioning = "codec"
+  config.train.condition_dropout = 0.0
+  state, pre, _ = build(config)
+  batch = dict(real_batch(), codec=jnp.array([1, 1], jnp.int32))  # both HEVC
+  before = np.array(state["g_params"]["params"]["codec_film"]["embedding"])
+  state, metrics = pre(state, batch, vgg_params)
+  state, metrics = pre(state, batch, vgg_params)
+  after = np.asarray(state["g_params"]["params"]["codec_film"]["embedding"])
+  moved = np.any(after != before, axis=1)
+  np.testing.assert_array_equal(moved, [False, False, True, False, False, False])
+  assert int(state["nonfinite"]) == 0

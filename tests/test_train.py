@@ -250,6 +250,14 @@ def test_init_generator_starts_from_an_export(records, tmp_path):
   summary = train.train_and_evaluate(second, tmp_path / "b")
   got = jax.device_get(summary["state"]["g_params"])
   jax.tree.map(np.testing.assert_array_equal, got, trained)
+  # A codec-conditioned generator starts from the plain export with a zero FiLM table.
+  conditioned = tiny_config(records)
+  conditioned.generator.conditioning = "codec"
+  conditioned.train.update(steps=0, init_generator=str(tmp_path / "a" / "export"))
+  got = jax.device_get(train.train_and_evaluate(conditioned, tmp_path / "d")["state"]["g_params"])
+  film = got["params"].pop("codec_film")
+  assert not np.any(film["embedding"])
+  jax.tree.map(np.testing.assert_array_equal, got, trained)
   wrong = tiny_config(records)
   wrong.generator.width = 16
   wrong.train.update(steps=0, init_generator=str(tmp_path / "a" / "export"))

@@ -81,6 +81,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.generator.correction = "rgb"
   # > 1 (odd): the correction loses its local mean over this window (0: off; generator.py).
   c.generator.highpass = 0
+  # "none" or "codec": the generator is told which codec made its input (generator.py,
+  # CONDITIONINGS); training hides it on train.condition_dropout of the examples, so the model
+  # also works where nothing says (images, unknown codecs).
+  c.generator.conditioning = "none"
 
   # ---------------------------------------------------------------- critic
   c.critic = ml_collections.ConfigDict()
@@ -134,6 +138,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # The generator update reuses G(lq) and its VGG taps from the start of the step (their VJP),
   # instead of running both again: same gradients, less time, more memory held (see steps.py).
   c.train.reuse_forward = True
+  c.train.condition_dropout = 0.2  # read only with generator.conditioning != "none"
   c.train.warmup_steps = 2_000  # generator on the content loss only
   c.train.lr_generator = 1e-4
   c.train.lr_critic = 1e-4

@@ -4,6 +4,13 @@ Variants (``--config=configs/flagship.py:VARIANT``):
   content      L1 content training from scratch (the default)
   adversarial  fine-tunes the content model's export against the selected-layer W-GAN critic
                (``train.init_generator``: <workdir of content>/export; the launcher sets it)
+  perceptual   fine-tunes the content model's export on L1 plus a VGG feature loss on the
+               layers the selection picks (relu2_1, relu2_2): no critic, so it costs ~1.3x a
+               content step; it restores texture that L1 alone smooths (SVT-AV1's blur)
+  codec        the perceptual fine-tune of a codec-conditioned generator: told which codec made
+               its input (FiLM per residual block, ``generator.conditioning``), it can treat
+               SVT-AV1's blur differently from H.264's blocks; starts from the content export
+               with a zero FiLM table, so step 0 is that export exactly
 
 Commands (from the repository root; the corpus is fetched once, ~230 MB):
   ./launch/setup.sh --corpus
@@ -33,7 +40,7 @@ from pathlib import Path
 
 import ml_collections
 
-VARIANTS = ("content", "adversarial")
+VARIANTS = ("content", "adversarial", "perceptual", "codec")
 
 
 def _default_config():
@@ -85,6 +92,20 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.critic.layers = "none"  # no adversarial term: the critic is never trained or read
     c.loss.update(l1=1.0, adversarial=0.0)
     c.train.update(steps=5000, warmup_steps=5000, n_critic=1)
+  elif variant in ("perceptual", "codec"):
+    # L1 keeps PSNR; the feature loss (each layer's squared error relative to the target's
+    # energy) pulls back the texture L1 averages away. The layers are the ones the selection
+    # report picks for the critic (relu2_1, relu2_2), named here so no selection run is needed.
+    c.critic.layers = "none"
+    c.loss.update(l1=1.0, perceptual=0.05, adversarial=0.0, perceptual_layers="relu2_1,relu2_2",
+                  perceptual_distance="mse", perceptual_normalize="layer")
+    c.train.update(steps=3000, warmup_steps=3000, n_critic=1, lr_generator=1e-4,
+                   generator_lr_decay="cosine", generator_lr_final=0.05, export_every=500,
+                   eval_every=500)
+    c.train.init_generator = str(Path("workdir/flagship/content/export").resolve())
+    if variant == "codec":
+      c.generator.conditioning = "codec"
+      c.train.condition_dropout = 0.2
   else:
     # A short fine-tune (an adversarial step costs ~3x a content step: 176 vs 57 GFLOP at batch
     # 16, 64² crops): the critic's selected VGG layers pull textures back that L1 smooths away.

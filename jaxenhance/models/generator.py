@@ -56,6 +56,20 @@ _NHWC = ("NHWC", "HWIO", "NHWC")
 # small set, "rgb" learned colour casts on saturated colours it had rarely seen (up to 22 levels
 # on flat cyan) and lost PSNR on held-out footage; see the README's model card.
 CORRECTIONS = ("rgb", "luma")
+# What the generator may be told about its input. "codec": which codec made it (the container
+# says so for video, the file type for JPEG), so one network can treat SVT-AV1's smooth blur
+# differently from H.264's blocking: a per-codec scale and shift of the trunk's features after
+# every block (FiLM), from a table that starts at zero, so a conditioned generator initialised
+# from an unconditioned export computes exactly what it did.
+CONDITIONINGS = ("none", "codec")
+# Row 0 of the FiLM table is "unknown" (images, other codecs, conditioning dropout in training);
+# row i + 1 is ``codecs.CODECS[i]``.
+CONDITION_CODECS = ("unknown", "h264", "hevc", "av1", "vp9", "jpeg")
+
+
+def codec_index(codec: str | None) -> int:
+  """The FiLM row of ``codec`` (a ``CONDITION_CODECS`` name); unknown names map to 0."""
+  return CONDITION_CODECS.index(codec) if codec in CONDITION_CODECS else 0
 
 
 def stack_frames(frames: Array, temporal_window: int) -> tuple[Array, Array]:
@@ -298,6 +312,8 @@ class Generator(nn.Module):
     correction: "rgb" (the output conv predicts a correction per channel) or "luma" (one
       correction added to R, G and B alike: colours cannot move, only lightness; see
       ``CORRECTIONS``).
+    conditioning: "none" or "codec" (see ``CONDITIONINGS``): with "codec" the call takes
+      ``codec`` ([N] int, ``CONDITION_CODECS`` rows; None: unknown).
     highpass: if > 1 (odd), the correction loses its local mean over ``highpass`` x
       ``highpass`` windows (``remove_local_mean``): compression artifacts (blocking, ringing,
       mosquito noise) live at high frequencies, and a slow drift of brightness or colour is
@@ -317,6 +333,7 @@ class Generator(nn.Module):
   conv_impl: str = "xla"
   correction: str = "rgb"
   highpass: int = 0
+  conditioning: str = "none"
   dtype: Any = jnp.float32
 
   @property
@@ -324,12 +341,14 @@ class Generator(nn.Module):
     return 2 ** self.num_scales
 
   @nn.compact
-  def __call__(self, frames: Array, clip: bool = True) -> Array:
+  def __call__(self, frames: Array, clip: bool = True, codec: Array | None = None) -> Array:
     """Enhances ``frames`` ([N,H,W,3] or [N,T,H,W,3], [0,1]); returns [N,H,W,3].
 
     Args:
       frames: compressed frames, float in [0, 1].
       clip: clip the output to [0, 1] (straight-through gradient). False returns the raw sum.
+      codec: [N] (or scalar) ``CONDITION_CODECS`` row per frame; read only by a generator with
+        ``conditioning="codec"`` (None: unknown).
     """
     x, centre = stack_frames(frames, self.temporal_window)
     h, w = x.shape[1:3]
@@ -338,6 +357,7 @@ class Generator(nn.Module):
     fast = self.kind == "fast"
     conv = lambda f, **kw: nn.Conv(f, (3, 3), dtype=self.dtype, **kw)
 
+    film = self._film(codec, x.shape[0], widths[-1])
     x = nn.relu(conv(widths[0], name="stem")(x))
     for s in range(1, self.num_scales + 1):
       x = nn.relu(conv(widths[s], strides=(2, 2), name=f"down{s}")(x))
@@ -347,6 +367,9 @@ class Generator(nn.Module):
                              name=f"block{b}")(x)
       else:
         x = ResidualBlock(widths[-1], self.conv_impl, dtype=self.dtype, name=f"block{b}")(x)
+      if film is not None:
+        scale, shift = film[:, b, 0], film[:, b, 1]
+        x = x * (1.0 + scale[:, None, None]) + shift[:, None, None]
     for s in range(self.num_scales - 1, -1, -1):
       if fast:
         x = upsample_nearest(x)
@@ -365,6 +388,16 @@ class Generator(nn.Module):
     # BT.601 and BT.709 sum to one, that moves Y by the value and leaves Cb, Cr unchanged.
     y = centre.astype(jnp.float32) + correction[:, :h, :w].astype(jnp.float32)
     return clip_straight_through(y) if clip else y
+
+  def _film(self, codec: Array | None, n: int, features: int) -> Array | None:
+    """Per-frame FiLM [N, num_blocks, 2, features] (scale - 1, shift) of ``codec``, or None."""
+    if self.conditioning == "none":
+      return None
+    table = nn.Embed(len(CONDITION_CODECS), self.num_blocks * 2 * features,
+                     embedding_init=nn.initializers.zeros, name="codec_film")
+    codec = jnp.zeros((n,), jnp.int32) if codec is None else jnp.broadcast_to(
+        jnp.asarray(codec, jnp.int32), (n,))
+    return table(codec).reshape(n, self.num_blocks, 2, features).astype(self.dtype)
 
 
 def make_generator(config: Any) -> Generator:
@@ -393,6 +426,10 @@ def make_generator(config: Any) -> Generator:
   highpass = int(get("highpass", 0))
   if highpass < 0 or (highpass > 1 and highpass % 2 == 0):
     raise ValueError(f"generator.highpass must be 0 (off) or an odd window size; got {highpass}")
+  conditioning = get("conditioning", "none")  # exports from before this option had none
+  if conditioning not in CONDITIONINGS:
+    raise ValueError(f"generator.conditioning must be one of {CONDITIONINGS}; "
+                     f"got {conditioning!r}")
   return Generator(
       kind=kind,
       width=int(get("width", 32 if kind == "fast" else 64)),
@@ -406,4 +443,5 @@ def make_generator(config: Any) -> Generator:
       conv_impl=conv_impl,
       correction=correction,
       highpass=highpass,
+      conditioning=conditioning,
   )

@@ -172,17 +172,20 @@ class _Model:
     self.enhancer = inference.Enhancer(generator, params, batch_size=len(SCORED_FRAMES),
                                        tile=tile, overlap=overlap)
 
-  def __call__(self, frames: np.ndarray, scored: Sequence[int], what: str) -> np.ndarray:
-    """Enhanced frames ``scored`` of ``frames`` [T, H, W, 3]."""
+  def __call__(self, frames: np.ndarray, scored: Sequence[int], what: str,
+               codec: str | None = None) -> np.ndarray:
+    """Enhanced frames ``scored`` of ``frames`` [T, H, W, 3], made by ``codec`` (None: unknown,
+    as for pristine frames; the CLI knows the codec from the container or the file type)."""
+    enhancer = self.enhancer.for_codec(codec)
     if self.radius == 0:
       out = inference.enhance_array(frames[list(scored)], self.generator, None,
-                                    enhancer=self.enhancer)
+                                    enhancer=enhancer)
     else:  # each scored frame with its window (ends replicated, as the CLI does)
       n = len(frames)
       out = np.stack([
           inference.enhance_array(
               frames[np.clip(np.arange(t - self.radius, t + self.radius + 1), 0, n - 1)],
-              self.generator, None, enhancer=self.enhancer)[self.radius]
+              self.generator, None, enhancer=enhancer)[self.radius]
           for t in scored])
     if out.shape[1:] != frames.shape[1:]:
       raise SuiteError(f"{what}: the generator returned frames of {out.shape[1:3]} for input "
@@ -262,7 +265,8 @@ def run(generator, params, spec: SuiteRun | None = None, *, progress: bool = Tru
         rt = codecs.round_trip(pristine, FPS, rung)
       except codecs.CodecError as exc:
         raise SuiteError(f"suite item {item.id}, rung {rung.tag}: {exc}") from exc
-      enhanced = model(rt.frames, run_frames, f"suite item {item.id}, rung {rung.tag}")
+      enhanced = model(rt.frames, run_frames, f"suite item {item.id}, rung {rung.tag}",
+                       codec=rung.codec)
       rows = {"compressed": _compressed_row(scorer, item, rung, rt.frames[scored], gt,
                                             spec.num_frames, scored),
               "enhanced": scorer(enhanced[scored_at], gt)}
