@@ -9,6 +9,12 @@ the final name itself; a symbolic link there is replaced, not followed.
 
   write_text(path, text) / write_bytes(path, data)   small files in one go
   with outputs(out, cmp) as (tmp_out, tmp_cmp): ...  files written by name (PyAV, Pillow)
+
+On Google Cloud Storage (``gs://`` paths, :mod:`jaxenhance.cloud`) write-then-rename is not
+atomic (a rename there is a copy and a delete), but a single object write is: the object appears
+whole once its upload completes, or not at all. So a ``gs://`` file is written as one object:
+``write_bytes`` uploads the data directly, and ``outputs`` yields local temporary files (for
+the libraries that write by name) and uploads each one only if the block succeeds.
 """
 
 from __future__ import annotations
@@ -16,8 +22,11 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from jaxenhance import cloud
 
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
 
@@ -35,14 +44,25 @@ def _open_new(path: Path) -> tuple[int, Path]:
 
 
 def create_temp(path: str | os.PathLike) -> Path:
-  """Creates a new, empty temporary file beside ``path`` and returns its name."""
+  """Creates a new, empty temporary file beside ``path`` and returns its name.
+
+  For a ``gs://`` path the file is local (in the temporary directory, same extension).
+  """
+  if cloud.is_cloud(path):
+    fd, tmp = tempfile.mkstemp(suffix=cloud.path(path).suffix, prefix="jaxenhance-upload-")
+    os.close(fd)
+    return Path(tmp)
   fd, tmp = _open_new(Path(path))
   os.close(fd)
   return tmp
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
-  """Writes ``data`` to ``path`` through a new temporary file (flushed to disk, then renamed)."""
+  """Writes ``data`` to ``path`` through a new temporary file (flushed to disk, then renamed);
+  a ``gs://`` path as one object."""
+  if cloud.is_cloud(path):
+    cloud.path(path).write_bytes(data)
+    return
   path = Path(path)
   fd, tmp = _open_new(path)
   try:
@@ -62,9 +82,9 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 
 @contextlib.contextmanager
-def outputs(*paths: Path | None) -> Iterator[list[Path | None]]:
+def outputs(*paths: str | os.PathLike | None) -> Iterator[list[Path | None]]:
   """Yields new temporary files for ``paths`` (None stays None); renames them all into place
-  only if the block succeeds.
+  only if the block succeeds (uploads them, for ``gs://`` paths).
 
   On any exception (KeyboardInterrupt and SystemExit included) the temporary files are deleted
   and the final paths are left untouched.
@@ -80,6 +100,20 @@ def outputs(*paths: Path | None) -> Iterator[list[Path | None]]:
         with contextlib.suppress(FileNotFoundError):
           tmp.unlink()
     raise
-  for tmp, path in zip(temps, paths):
-    if tmp is not None:
-      os.replace(tmp, path)
+  try:
+    for tmp, path in zip(temps, paths):
+      if tmp is not None:
+        _put(tmp, path)
+  finally:
+    for tmp, path in zip(temps, paths):
+      if tmp is not None and cloud.is_cloud(path):  # the local copy of an upload
+        with contextlib.suppress(FileNotFoundError):
+          tmp.unlink()
+
+
+def _put(tmp: Path, path: str | os.PathLike) -> None:
+  """Moves the finished temporary file ``tmp`` to ``path`` (uploads it, for a gs:// path)."""
+  if cloud.is_cloud(path):
+    write_bytes(path, tmp.read_bytes())  # one object write: whole or not at all
+  else:
+    os.replace(tmp, path)

@@ -13,6 +13,10 @@ run never carries on without the checkpoints it was asked for.
 The work directory also holds ``config.json`` (a run refuses to resume with a different model
 or data config unless told to overwrite) and a lock file (a second trainer on the same directory
 refuses to start).
+
+A ``gs://`` work directory (:mod:`jaxenhance.cloud`) works the same way, except for the lock (see
+``WorkdirLock``): Orbax writes each step there in place and marks it complete with a commit file
+instead of a rename, and moving unreadable steps aside copies their objects.
 """
 
 from __future__ import annotations
@@ -20,9 +24,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 import sys
-from pathlib import Path
 from typing import Any
 
 import grain
@@ -30,7 +32,7 @@ import jax
 import orbax.checkpoint as ocp
 from absl import logging
 
-from jaxenhance import atomic_write, errors
+from jaxenhance import atomic_write, cloud, errors
 
 # Config sections that define what a checkpoint contains; the others (steps, logging, eval)
 # may change between a run and its resumption.
@@ -64,13 +66,23 @@ def fingerprint(config: Any) -> dict:
 
 
 class WorkdirLock:
-  """An exclusive, process-lifetime lock on a work directory (released if the process dies)."""
+  """An exclusive, process-lifetime lock on a work directory (released if the process dies).
 
-  def __init__(self, workdir: Path):
-    self.path = Path(workdir) / ".lock"
+  Local work directories only: an ``fcntl`` lock on ``<workdir>/.lock``. A ``gs://`` work
+  directory is not locked, and a second trainer on it is not detected. GCS has no advisory
+  locks, and a lock object made with a create-if-absent precondition would outlive a preempted
+  or killed trainer and refuse its own resumption. What keeps a run's writes consistent there is
+  the multi-host design: only process 0 writes the config, logs and exports, and Orbax
+  coordinates the checkpoint writes of all processes. Give each job its own work directory.
+  """
+
+  def __init__(self, workdir: str | os.PathLike):
+    self.path = cloud.path(workdir) / ".lock"
     self._file = None
 
   def acquire(self) -> "WorkdirLock":
+    if cloud.is_cloud(self.path):
+      return self  # no lock on GCS (see the class docstring)
     self.path.parent.mkdir(parents=True, exist_ok=True)
     self._file = open(self.path, "a+")
     try:
@@ -94,16 +106,17 @@ class WorkdirLock:
       self._file = None
 
 
-def check_config(workdir: Path, config: Any, overwrite: bool = False, write: bool = True
-                 ) -> None:
+def check_config(workdir: str | os.PathLike, config: Any, overwrite: bool = False,
+                 write: bool = True) -> None:
   """Records the config fingerprint, or refuses a work directory made by another config.
 
   ``write=False`` (every process of a multi-host run but the first) only checks, so all
   processes refuse alike; deleting and recording is left to the process that writes.
   """
-  path = Path(workdir) / "config.json"
+  workdir = cloud.path(workdir)
+  path = workdir / "config.json"
   current = fingerprint(config)
-  if path.is_file() and (Path(workdir) / "checkpoints").exists():
+  if path.is_file() and (workdir / "checkpoints").exists():
     saved = json.loads(path.read_text())
     if saved != current:
       diff = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
@@ -114,24 +127,25 @@ def check_config(workdir: Path, config: Any, overwrite: bool = False, write: boo
       if not write:
         return
       logging.warning("overwrite: deleting checkpoints of a different config in %s", workdir)
-      shutil.rmtree(Path(workdir) / "checkpoints")
+      cloud.rmtree(workdir / "checkpoints")
   if not write:
     return
-  path.parent.mkdir(parents=True, exist_ok=True)
+  cloud.makedirs(path.parent)
   atomic_write.write_text(path, json.dumps(current, indent=1, sort_keys=True))
 
 
 class Checkpointer:
   """Saves/restores ``{state, data iterator}`` with an async Orbax CheckpointManager."""
 
-  def __init__(self, directory: Path, keep: int = 3, async_save: bool = True):
-    self.directory = Path(directory)
+  def __init__(self, directory: str | os.PathLike, keep: int = 3, async_save: bool = True):
+    self.directory = cloud.path(directory)
     self.fallback: dict | None = None  # set by restore_latest when it skipped unreadable steps
     options = ocp.CheckpointManagerOptions(
         max_to_keep=keep, create=True, enable_async_checkpointing=async_save)
+    # Orbax wants an absolute path; a gs:// one is (resolve() would prefix the cwd to it).
     self.manager = ocp.CheckpointManager(
-        self.directory.resolve(), options=options,
-        item_names=("state", "data"))
+        self.directory if cloud.is_cloud(self.directory) else self.directory.resolve(),
+        options=options, item_names=("state", "data"))
 
   def save(self, step: int, state: Any, data_iterator: Any, force: bool = False) -> None:
     """Saves ``step`` (asynchronously); raises ``CheckpointSaveError`` if Orbax declines."""
@@ -176,14 +190,14 @@ class Checkpointer:
     aside = self.directory.with_name(self.directory.name + ".unreadable")
     moved = []
     if jax.process_index() == 0:
-      aside.mkdir(exist_ok=True)
+      cloud.makedirs(aside)
       for step in unreadable:
         target = aside / str(step)
         n = 0
         while target.exists():  # the same step may have been set aside by an earlier run
           n += 1
           target = aside / f"{step}.{n}"
-        os.rename(self.directory / str(step), target)
+        cloud.rename(self.directory / str(step), target)
         moved.append(str(target))
     if jax.process_count() > 1:
       from jax.experimental import multihost_utils

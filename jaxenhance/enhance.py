@@ -62,6 +62,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from fractions import Fraction
@@ -74,6 +75,7 @@ from PIL import Image, ImageDraw
 
 from jaxenhance import (
   atomic_write,
+  cloud,
   codecs,
   errors,
   export,
@@ -323,17 +325,31 @@ def run_stage(config: Any, workdir: str | os.PathLike) -> dict:
   qp 37 (``codecs.round_trip``), stored losslessly (ffv1) as the input file, and enhanced with
   ``<workdir>/export`` through the same path as the CLI. PSNR (RGB, all frames) of the
   compressed and of the enhanced frames against the reference is reported (the reference is
-  itself H.264, lightly compressed; it is used as is).
+  itself H.264, lightly compressed; it is used as is). A ``gs://`` work directory gets the
+  files uploaded.
   """
-  from jaxenhance import assets, codecs
-
-  workdir = Path(workdir)
+  workdir = cloud.path(workdir)
   export_dir = workdir / "export"
   if not (export_dir / export.META_FILE).is_file():
     return {"skipped": f"no trained generator in {export_dir}: run the train stage first"}
   generator, params, meta = export.load_generator(export_dir)
   out_dir = workdir / "enhance"
-  out_dir.mkdir(parents=True, exist_ok=True)
+  if not cloud.is_cloud(out_dir):
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return _sample_stage(generator, params, meta, out_dir)
+  # PyAV reads and writes local files: work in a temporary folder, upload the files after.
+  with tempfile.TemporaryDirectory(prefix="jaxenhance-enhance-") as tmp:
+    result = _sample_stage(generator, params, meta, Path(tmp))
+    for local in sorted(Path(tmp).iterdir()):
+      atomic_write.write_bytes(out_dir / local.name, local.read_bytes())
+  return {k: v.replace(tmp, str(out_dir)) if isinstance(v, str) else v
+          for k, v in result.items()}
+
+
+def _sample_stage(generator, params, meta: dict, out_dir: Path) -> dict:
+  """``run_stage``'s work, its files in the local folder ``out_dir``."""
+  from jaxenhance import assets, codecs
+
   source, info = video_io.read_frames(assets.sample_clip_path("carphone"), max_frames=48)
   settings = codecs.EncodeSettings("h264", "qp", 37)
   compressed = codecs.round_trip(source, info.fps, settings).frames

@@ -25,7 +25,8 @@ sample count next to it and the notes say so; compare FIDs only at equal counts.
 
 Outputs (``<workdir>/eval/`` for ``run_stage``, ``--output`` for the CLI): ``results.json``,
 ``results.md``, ``metrics.png`` (per-rung bars), ``rate_quality.png`` (metric vs bits per pixel),
-``examples.png`` (compressed | enhanced | original crops).
+``examples.png`` (compressed | enhanced | original crops). Checkpoints, records and outputs may
+be ``gs://`` paths (:mod:`jaxenhance.cloud`).
 
 The evaluation core (batches, ``Evaluator``) lives in :mod:`jaxenhance.evaluation`, which the
 trainer also uses for its periodic evaluation; its names stay importable from here.
@@ -43,7 +44,7 @@ from typing import Any
 import numpy as np
 from absl import app, flags
 
-from jaxenhance import atomic_write, config_loader, errors, export
+from jaxenhance import atomic_write, cloud, config_loader, errors, export
 from jaxenhance.evaluation import (
   LOWER_IS_BETTER,
   METRICS,
@@ -109,12 +110,13 @@ def results_markdown(results: dict[str, Any], title: str = "Evaluation") -> str:
   return "\n".join(parts) + "\n"
 
 
-def write_plots(results: dict[str, Any], out_dir: Path) -> list[str]:
+def write_plots(results: dict[str, Any], out_dir: str | os.PathLike) -> list[str]:
   """``metrics.png``, ``rate_quality.png`` and ``examples.png``; returns the file names."""
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
 
+  out_dir = cloud.path(out_dir)
   written = []
   rungs = results["groups"]["rung"]
   names = list(rungs)
@@ -132,7 +134,7 @@ def write_plots(results: dict[str, Any], out_dir: Path) -> list[str]:
                    fontsize=9)
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out_dir / "metrics.png", dpi=110)
+    _save_figure(fig, out_dir / "metrics.png")
     plt.close(fig)
     written.append("metrics.png")
 
@@ -145,7 +147,7 @@ def write_plots(results: dict[str, Any], out_dir: Path) -> list[str]:
       ax.set_title(label, fontsize=9)
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(out_dir / "rate_quality.png", dpi=110)
+    _save_figure(fig, out_dir / "rate_quality.png")
     plt.close(fig)
     written.append("rate_quality.png")
 
@@ -160,17 +162,22 @@ def write_plots(results: dict[str, Any], out_dir: Path) -> list[str]:
       ax.axis("off")
     axes[0, 0].set_title("compressed | enhanced | original", fontsize=9)
     fig.tight_layout()
-    fig.savefig(out_dir / "examples.png", dpi=110)
+    _save_figure(fig, out_dir / "examples.png")
     plt.close(fig)
     written.append("examples.png")
   return written
 
 
+def _save_figure(fig, path: cloud.AnyPath) -> None:
+  with atomic_write.outputs(path) as (tmp,):  # a local file, uploaded for a gs:// path
+    fig.savefig(tmp, dpi=110, format="png")
+
+
 def write_results(results: dict[str, Any], out_dir: str | os.PathLike,
                   title: str = "Evaluation") -> dict[str, str]:
   """Writes ``results.json``, ``results.md`` and the plots into ``out_dir`` (atomically each)."""
-  out_dir = Path(out_dir)
-  out_dir.mkdir(parents=True, exist_ok=True)
+  cloud.check_bucket(out_dir, "evaluation output")
+  out_dir = cloud.makedirs(out_dir)
   serialisable = {k: v for k, v in results.items() if k != "examples"}
   files = {"json": out_dir / "results.json", "markdown": out_dir / "results.md"}
   for path, text in ((files["json"], json.dumps(serialisable, indent=1, default=_json_default)),
@@ -253,7 +260,7 @@ def summary_of(results: dict[str, Any]) -> dict[str, Any]:
 
 def run_stage(config: Any, workdir: str | os.PathLike) -> dict[str, Any]:
   """The main job's ``evaluate`` stage: ``<workdir>/export`` on the test records."""
-  workdir = Path(workdir)
+  workdir = cloud.path(workdir)
   results = evaluate_checkpoint(config, workdir)
   files = write_results(results, workdir / "eval", title="Held-out evaluation")
   summary = summary_of(results)
@@ -272,7 +279,7 @@ def run_suite_stage(config: Any, workdir: str | os.PathLike) -> dict[str, Any]:
   suite = ev.get("suite", "")
   if not suite:
     return {"skipped": "eval.suite is empty"}
-  workdir = Path(workdir)
+  workdir = cloud.path(workdir)
   try:
     results = evaluate_suite(workdir, suite, list(ev.get("suite_rungs", ())) or None)
   except SuiteError as exc:
@@ -329,7 +336,7 @@ def main(argv: list[str]) -> None:
         split=_FLAGS["split"].value, clips=_FLAGS["clips"].value,
         max_examples=_FLAGS["max_examples"].value, metrics=_FLAGS["metrics"].value)
     export_dir, workdir = export.resolve(_FLAGS["checkpoint"].value)
-    out = Path(_FLAGS["output"].value or (workdir or export_dir) / "eval")
+    out = cloud.path(_FLAGS["output"].value or (workdir or export_dir) / "eval")
     files = write_results(results, out)
   except errors.USER_ERRORS as exc:
     # jaxenhance's own errors (bad sources, records, checkpoints) and OS errors (a full disk)

@@ -7,6 +7,7 @@ training writes it to ``<workdir>/export`` at the end of a run.
 
 ``resolve`` turns what a user passes as ``--checkpoint`` (an export directory, a training work
 directory, or ``shipped``) into the export directory; ``load_generator`` accepts all three.
+Directories may be ``gs://`` paths (:mod:`jaxenhance.cloud`); each file is one object there.
 
 An export may come from anyone, so loading checks it before building anything: the generator
 config against a schema (known fields, integer sizes within bounds, known choices), then the
@@ -27,7 +28,7 @@ import ml_collections
 import numpy as np
 from flax import serialization
 
-from jaxenhance import atomic_write, errors
+from jaxenhance import atomic_write, cloud, errors
 from jaxenhance.models import generator as generator_lib
 
 PARAMS_FILE = "generator.msgpack"
@@ -42,7 +43,7 @@ class ExportError(errors.JaxenhanceError, ValueError):
 SHIPPED = "shipped"  # the checkpoint name of the generator inside the package
 
 
-def resolve(checkpoint: str | os.PathLike) -> tuple[Path, Path | None]:
+def resolve(checkpoint: str | os.PathLike) -> tuple[cloud.AnyPath, cloud.AnyPath | None]:
   """``(export dir, work dir or None)`` of what a user passes as ``--checkpoint``.
 
   ``checkpoint`` is ``"shipped"`` (the generator inside the package; a warning says what it
@@ -61,7 +62,8 @@ def resolve(checkpoint: str | os.PathLike) -> tuple[Path, Path | None]:
     from jaxenhance import pretrained
 
     return pretrained.QUICKSTART, None
-  path = Path(checkpoint)
+  path = cloud.path(checkpoint)
+  cloud.check_bucket(path, "checkpoint")
   if (path / PARAMS_FILE).is_file():
     return path, (path.parent if path.name == "export" else None)
   if (path / "export" / PARAMS_FILE).is_file():
@@ -129,12 +131,13 @@ def check_params(params: Any, expected: Any, where: str) -> None:
 
 
 def write_model_files(directory: str | os.PathLike, params: Any, meta: dict,
-                      params_file: str = PARAMS_FILE, meta_file: str = META_FILE) -> Path:
+                      params_file: str = PARAMS_FILE, meta_file: str = META_FILE
+                      ) -> cloud.AnyPath:
   """Writes a model's parameters (flax msgpack: arrays only) and its JSON description into
   ``directory``; each file appears whole or not at all. Generators and the quality predictor
   are saved through this."""
-  directory = Path(directory)
-  directory.mkdir(parents=True, exist_ok=True)
+  cloud.check_bucket(directory, "export directory")
+  directory = cloud.makedirs(directory)
   params = jax.tree.map(lambda x: np.asarray(jax.device_get(x)), params)
   atomic_write.write_bytes(directory / params_file, serialization.msgpack_serialize(params))
   atomic_write.write_text(directory / meta_file, json.dumps(meta, indent=1, default=str))
@@ -142,7 +145,7 @@ def write_model_files(directory: str | os.PathLike, params: Any, meta: dict,
 
 
 def save_generator(directory: str | os.PathLike, generator_config: Any, params: Any,
-                   metadata: dict | None = None) -> Path:
+                   metadata: dict | None = None) -> cloud.AnyPath:
   """Writes params + config; each file appears whole or not at all."""
   config = (generator_config.to_dict() if isinstance(generator_config, ml_collections.ConfigDict)
             else dict(generator_config))

@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from jaxenhance import assets
+from jaxenhance import assets, atomic_write, cloud
 
 
 def sample_frames(size: int = 224) -> tuple[list[str], np.ndarray]:
@@ -55,7 +55,8 @@ def plot_vgg_maps(names: list[str], images: np.ndarray, taps: dict[str, np.ndarr
   for ax in axes.ravel():
     ax.axis("off")
   fig.tight_layout()
-  fig.savefig(path, dpi=80)
+  with atomic_write.outputs(path) as (tmp,):  # a local file, uploaded for a gs:// path
+    fig.savefig(tmp, dpi=80, format="png")
   plt.close(fig)
 
 
@@ -68,7 +69,7 @@ def describe_sample_features(workdir: Path) -> dict:
   params = vgg.load_params()
   taps = vgg.extract(params, jnp.asarray(images, jnp.float32) / 255.0, vgg.LPIPS_LAYERS)
   taps = {k: np.asarray(v) for k, v in taps.items()}
-  picture = workdir / "vgg_feature_maps.png"
+  picture = cloud.path(workdir) / "vgg_feature_maps.png"
   plot_vgg_maps(names, images, taps, picture)
   result = {"frames": names, "vgg_taps": {k: list(v.shape) for k, v in taps.items()},
             "vgg_picture": str(picture)}

@@ -4,7 +4,7 @@ r"""Build the pre-encoded patch records of a config (TFDS ``array_record`` datas
   python -m jaxenhance.prepare --config=configs/quickstart.py --workdir=/tmp/x \
       --beam --beam_options=--runner=DirectRunner
 
-Records go to ``config.data.data_dir`` or ``<workdir>/records`` under
+Records go to ``config.data.data_dir`` or ``<workdir>/records`` (either may be ``gs://``) under
 ``jaxenhance_patches/<config name>/1.0.0``; an existing complete build of the same settings is
 reused. The summary gives examples and bytes per split, examples per codec and rung, and where
 the time went (codec round trips vs everything else). Beam runners for real corpora (Dataflow,
@@ -26,7 +26,7 @@ from typing import Any
 from absl import app, flags
 from ml_collections import config_flags
 
-from jaxenhance import config_loader, errors
+from jaxenhance import cloud, config_loader, errors
 from jaxenhance.data import builder as builder_lib
 from jaxenhance.data import layout
 
@@ -106,6 +106,7 @@ def main(argv: list[str]) -> None:
     raise app.UsageError("--workdir is required (records go to <workdir>/records).")
   beam_options = _FLAGS["beam_options"].value if _FLAGS["beam"].value else None
   try:
+    cloud.check_bucket(workdir, "--workdir")
     summary = run_stage(_FLAGS["config"].value, workdir, num_workers=_FLAGS["num_workers"].value,
                         beam_options=beam_options)
   except errors.USER_ERRORS as exc:
@@ -116,8 +117,7 @@ def main(argv: list[str]) -> None:
     if "No space left on device" not in str(exc):  # ArrayRecord reports ENOSPC this way
       raise
     errors.exit_on_error("prepare", exc)
-  out = Path(workdir) / "prepare_summary.json"
-  out.parent.mkdir(parents=True, exist_ok=True)
+  out = cloud.makedirs(workdir) / "prepare_summary.json"
   out.write_text(json.dumps(summary, indent=1))
 
 

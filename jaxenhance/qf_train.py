@@ -31,7 +31,7 @@ import optax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jaxenhance import assets, codecs, config_loader, errors
+from jaxenhance import assets, atomic_write, cloud, codecs, config_loader, errors
 from jaxenhance.data import sources
 from jaxenhance.models import qf
 
@@ -322,7 +322,8 @@ def plot(results: dict[str, Any], labels: list[str], title: str, path: Path) -> 
     ax.set_title(f"{level} level, accuracy {100 * results[level]['accuracy']:.1f} %")
   fig.suptitle(title)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
+  with atomic_write.outputs(path) as (tmp,):  # a local file, uploaded for a gs:// path
+    fig.savefig(tmp, dpi=110, format="png")
   plt.close(fig)
 
 
@@ -336,7 +337,7 @@ def run(config: Any, workdir: str | Path, log=logging.info) -> dict[str, Any]:
   seed = int(config.seed)
   classes = make_classes(q)
   video = classes.codec != "jpeg"
-  out = Path(workdir) / "qf" / classes.codec
+  out = cloud.path(workdir) / "qf" / classes.codec  # local or gs://
   timing = {}
 
   start = time.perf_counter()

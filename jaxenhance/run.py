@@ -32,6 +32,7 @@ from ml_collections import config_flags
 
 from jaxenhance import (
   assets,
+  cloud,
   config_loader,
   enhance,
   errors,
@@ -72,8 +73,13 @@ def main(argv: list[str]) -> None:
   del argv
   xla_cache.enable()
   config = _CONFIG.value
-  workdir = Path(_WORKDIR.value).resolve()
-  workdir.mkdir(parents=True, exist_ok=True)
+  workdir = cloud.path(_WORKDIR.value)
+  try:
+    cloud.check_bucket(workdir, "--workdir")
+  except errors.USER_ERRORS as exc:
+    errors.exit_on_error("run", exc)
+  workdir = workdir if cloud.is_cloud(workdir) else workdir.resolve()
+  cloud.makedirs(workdir)
   stages = list(config.run.stages) if "run" in config else list(STAGES)
   unknown = [s for s in stages if s not in STAGES]
   if unknown:

@@ -22,7 +22,7 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jaxenhance import assets, config_loader, errors
+from jaxenhance import assets, cloud, config_loader, errors
 from jaxenhance.perception import gratings, networks, plots, probe, scoring, selection
 
 _FLAGS: dict[str, Any] = {}
@@ -58,8 +58,8 @@ def scoring_spec(sel: Any) -> scoring.ScoringSpec:
       abs_tol=float(_get(sel, "abs_tol", 1e-6)), rel_tol=float(_get(sel, "rel_tol", 1e-2)))
 
 
-def cache_dir(sel: Any) -> Path:
-  return Path(_get(sel, "cache_dir", "") or assets.cache_dir() / "probes")
+def cache_dir(sel: Any) -> cloud.AnyPath:
+  return cloud.path(_get(sel, "cache_dir", "") or assets.cache_dir() / "probes")
 
 
 def run_probe(sel: Any, network: networks.Network | None = None) -> probe.ProbeResult:
@@ -78,7 +78,7 @@ def run_probe(sel: Any, network: networks.Network | None = None) -> probe.ProbeR
 def run_stage(config: Any, workdir: str | Path) -> dict[str, Any]:
   """Probe, score, select, write the report and figures; returns a summary for the main job."""
   sel = config.selection
-  out = Path(workdir) / "selection"
+  out = cloud.path(workdir) / "selection"
   # Check the cheap parameters before the probe (minutes) rather than after it.
   sspec = scoring_spec(sel)
   top_k = int(sel.top_k) if sel.top_k is not None else None
@@ -99,7 +99,7 @@ def run_stage(config: Any, workdir: str | Path) -> dict[str, Any]:
       result, scores, sspec, chosen, network=str(sel.network), top_k=top_k, threshold=threshold,
       extra_params={"config_selection": config_section,
                     "versions": {"jax": jax.__version__, "flax": flax.__version__}})
-  report_path = Path(_get(sel, "report", "") or out / "report.json")
+  report_path = cloud.path(_get(sel, "report", "") or out / "report.json")
   selection.write_report(report, report_path)
   figures = plots.write_all(report, result, scores, out)
 

@@ -23,7 +23,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxenhance import errors, sharding
+from jaxenhance import cloud, errors, sharding
 
 _SLICE = re.compile(r"^(v4|v5p|v5e|v6e)-(\d+)$")
 _LIBTPU = re.compile(r"^(v\w+)[:=_](\d+(?:x\d+)*)(_twisted|_untwisted)?$")
@@ -149,7 +149,8 @@ def dry_run(config: Any, name: str, workdir: str | Path | None = None) -> dict:
     raise TopologyError(f"{name}: {exc}") from exc
 
   # The work directory is only looked into (for <workdir>/selection/report.json), never made.
-  workdir = Path(workdir) if workdir else Path.cwd() / ".no-workdir"
+  cloud.check_bucket(workdir or "", "--workdir")
+  workdir = cloud.path(workdir) if workdir else Path.cwd() / ".no-workdir"
   try:
     generator, critic = train.build_models(config, workdir)
   except (FileNotFoundError, ValueError) as exc:  # e.g. critic.layers=selected, no report

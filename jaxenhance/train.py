@@ -16,7 +16,9 @@ at the last step it evaluates the generator on the held-out test records
 from the newest readable checkpoint (unreadable newer ones are moved aside, and the fallback is
 reported in the summary), stops if a checkpoint cannot be saved, saves on SIGTERM (TPU
 preemption) before exiting, and refuses a work directory that holds checkpoints of another
-config.
+config. The work directory and ``data.data_dir`` may be ``gs://`` paths (:mod:`jaxenhance.cloud`):
+a missing bucket or missing credentials stop the run with one line before anything is written,
+and a ``gs://`` work directory is not locked against a second trainer.
 
 Multi-host (``--config.distributed=True``, what ``launch/tpu_pod.sh`` runs on every host): one
 process per host joins the job with ``jax.distributed.initialize()``. Cloud TPU (and Slurm, Open
@@ -48,6 +50,7 @@ from ml_collections import config_flags
 
 from jaxenhance import (
   checkpointing,
+  cloud,
   config_loader,
   errors,
   evaluation,
@@ -113,13 +116,14 @@ class _Preemption:
       signal.signal(signal.SIGTERM, self._previous)
 
 
-def selection_report_path(config: Any, workdir: Path) -> Path | None:
+def selection_report_path(config: Any, workdir: str | os.PathLike) -> cloud.AnyPath | None:
   report = config.selection.get("report", "") if "selection" in config else ""
-  path = Path(report) if report else Path(workdir) / "selection" / "report.json"
+  path = cloud.path(report) if report else cloud.path(workdir) / "selection" / "report.json"
   return path if path.is_file() else None
 
 
-def critic_channels(config: Any, report: Path | None) -> dict[str, tuple[int, ...]] | None:
+def critic_channels(config: Any, report: cloud.AnyPath | None
+                    ) -> dict[str, tuple[int, ...]] | None:
   """The kept channels per critic layer (``critic.channel_keep_fraction`` < 1), else None.
 
   Channels are ranked by the selection report's per-channel scores, so every layer the critic
@@ -351,7 +355,8 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
 
   from jaxenhance.data import layout, pipeline
 
-  workdir = Path(workdir)
+  workdir = cloud.path(workdir)
+  cloud.check_bucket(workdir, "--workdir")  # before anything is written (or a folder made)
   if config.get("distributed", False):
     initialize_distributed()  # before anything that starts JAX's backends
   # Multi-host: the other processes write only what Orbax asks of each (checkpoints).
@@ -360,7 +365,7 @@ def train_and_evaluate(config: Any, workdir: str | Path, *, dry_run: bool = Fals
   # ------------------------------------------------------------------ logging, lock, config
   lock = checkpointing.WorkdirLock(workdir)
   if primary:
-    workdir.mkdir(parents=True, exist_ok=True)
+    cloud.makedirs(workdir)
     lock.acquire()
   try:
     checkpointing.check_config(workdir, config, overwrite=overwrite, write=primary)

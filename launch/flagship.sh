@@ -6,6 +6,7 @@
 #   ./launch/flagship.sh perceptual    # the L1 + selected-layer VGG feature fine-tune of the
 #                                      # content export, in the background
 #   ./launch/flagship.sh codec         # the same fine-tune of a codec-conditioned generator
+#   ./launch/flagship.sh codec_l1      # ... on L1 alone
 #   ./launch/flagship.sh curve         # learning curve of the content run's snapshots (foreground)
 #   ./launch/flagship.sh status        # what is running, the last log lines
 # BASE (default workdir/flagship) holds records/, content/, adversarial/. Training survives the
@@ -25,7 +26,7 @@ running() {  # the pid in $1/pid is alive and is one of ours
 }
 
 case "$VARIANT" in
-  content|adversarial|perceptual|codec)
+  content|adversarial|perceptual|codec|codec_l1)
     WORKDIR="$BASE/$VARIANT"
     mkdir -p "$WORKDIR"
     if running "$WORKDIR"; then
@@ -59,7 +60,7 @@ case "$VARIANT" in
         --out="${OUT:-benchmarks/results/flagship_curve}" "${@:2}"
     ;;
   status)
-    for v in content adversarial perceptual codec; do
+    for v in content adversarial perceptual codec codec_l1; do
       d="$BASE/$v"
       [[ -d "$d" ]] || continue
       if running "$d"; then echo "$v: running (pid $(cat "$d/pid"))"; else echo "$v: stopped"; fi
@@ -67,7 +68,7 @@ case "$VARIANT" in
     done
     ;;
   *)
-    echo "usage: $0 content|adversarial|perceptual|codec|curve|status" >&2
+    echo "usage: $0 content|adversarial|perceptual|codec|codec_l1|curve|status" >&2
     exit 2
     ;;
 esac

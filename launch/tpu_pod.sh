@@ -6,8 +6,8 @@
 # --config.distributed=True flag makes each process call jax.distributed.initialize(), which on
 # Cloud TPU finds the coordinator and the hosts itself; tests/test_multihost.py runs this same
 # command as two processes on one machine (with JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and
-# JAX_PROCESS_ID set instead). Every host must see the work directory at the same path: the
-# trainer opens it as a local path, so use a shared mount (gs:// URLs are not read as GCS yet).
+# JAX_PROCESS_ID set instead). Every host must see the work directory: give a gs://bucket/run
+# URL (read and written as GCS objects, jaxenhance/cloud.py) or a shared mount.
 set -euo pipefail
 TPU="$1"; ZONE="$2"; WORKDIR="$3"; CONFIG="${4:-configs/tpu_v4_32.py}"
 shift $(( $# < 4 ? $# : 4 ))

@@ -11,6 +11,7 @@ Variants (``--config=configs/flagship.py:VARIANT``):
                its input (FiLM per residual block, ``generator.conditioning``), it can treat
                SVT-AV1's blur differently from H.264's blocks; starts from the content export
                with a zero FiLM table, so step 0 is that export exactly
+  codec_l1     the same codec-conditioned fine-tune on L1 alone (the PSNR side of the trade)
 
 Commands (from the repository root; the corpus is fetched once, ~230 MB):
   ./launch/setup.sh --corpus
@@ -40,7 +41,7 @@ from pathlib import Path
 
 import ml_collections
 
-VARIANTS = ("content", "adversarial", "perceptual", "codec")
+VARIANTS = ("content", "adversarial", "perceptual", "codec", "codec_l1")
 
 
 def _default_config():
@@ -92,7 +93,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.critic.layers = "none"  # no adversarial term: the critic is never trained or read
     c.loss.update(l1=1.0, adversarial=0.0)
     c.train.update(steps=5000, warmup_steps=5000, n_critic=1)
-  elif variant in ("perceptual", "codec"):
+  elif variant in ("perceptual", "codec", "codec_l1"):
     # L1 keeps PSNR; the feature loss (each layer's squared error relative to the target's
     # energy) pulls back the texture L1 averages away. The layers are the ones the selection
     # report picks for the critic (relu2_1, relu2_2), named here so no selection run is needed.
@@ -103,9 +104,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                    generator_lr_decay="cosine", generator_lr_final=0.05, export_every=500,
                    eval_every=500)
     c.train.init_generator = str(Path("workdir/flagship/content/export").resolve())
-    if variant == "codec":
+    if variant.startswith("codec"):
       c.generator.conditioning = "codec"
       c.train.condition_dropout = 0.2
+    if variant == "codec_l1":
+      c.loss.perceptual = 0.0
   else:
     # A short fine-tune (an adversarial step costs ~3x a content step: 176 vs 57 GFLOP at batch
     # 16, 64² crops): the critic's selected VGG layers pull textures back that L1 smooths away.

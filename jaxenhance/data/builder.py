@@ -33,10 +33,17 @@ Running the Beam path (``python -m jaxenhance.prepare --config=... --workdir=...
   ``--flink_master=host:port`` (or ``--spark_master_url``) and
   ``--environment_type=LOOPBACK``/``DOCKER``; same package requirements as Dataflow.
 
+Records on Google Cloud Storage (``data.data_dir=gs://B/records``, locally or on Beam): TFDS
+writes the metadata through etils.epath; ArrayRecord writes local files only, so each shard is
+written to the local temporary directory (``TMPDIR``: room for one shard per writer) and
+uploaded as one object. Readers get the shards through ArrayRecord's own GCS client.
+
 Atomicity: TFDS writes everything under ``<config>/incomplete.XXXX_<version>/`` and renames it to
 ``<config>/<version>/`` only after all splits and ``dataset_info.json`` are written; an exception
 removes the temporary directory, a killed process leaves only an ``incomplete.*`` directory that
 no loader treats as a dataset. ``is_complete(path)`` checks a directory; a rebuild starts afresh.
+On GCS that rename copies every object and is not atomic: a build killed during the copy can
+leave a version directory that looks complete but lacks shards (delete it and rebuild).
 The per-rung index written next to the shards (``rung_index``) goes through a temp file and
 ``os.replace`` and is recomputed when missing.
 """
@@ -47,16 +54,17 @@ import concurrent.futures
 import dataclasses
 import multiprocessing
 import os
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
+from jaxenhance import cloud
 from jaxenhance.data import records, sources
 from jaxenhance.data.layout import RECORDS_VERSION, SPLITS, RecordSpec, data_dir, is_complete
 
@@ -152,13 +160,24 @@ class _ArrayRecordWriter(tfds.core.writer.ExampleWriter):
   """
 
   def write(self, path, examples):
-    from array_record.python import array_record_module  # pylint: disable=g-import-not-at-top
-    writer = array_record_module.ArrayRecordWriter(os.fspath(path), ARRAY_RECORD_OPTIONS)
-    try:
-      for _, serialized in examples:
-        writer.write(serialized)
-    finally:
-      writer.close()
+    if not cloud.is_cloud(path):
+      _write_array_record(os.fspath(path), examples)
+      return
+    # ArrayRecord's writer opens local files only: write the shard here, upload it whole.
+    with tempfile.TemporaryDirectory(prefix="jaxenhance-shard-") as tmp:
+      local = os.path.join(tmp, cloud.path(path).name)
+      _write_array_record(local, examples)
+      cloud.upload(local, path)
+
+
+def _write_array_record(path: str, examples) -> None:
+  from array_record.python import array_record_module  # pylint: disable=g-import-not-at-top
+  writer = array_record_module.ArrayRecordWriter(path, ARRAY_RECORD_OPTIONS)
+  try:
+    for _, serialized in examples:
+      writer.write(serialized)
+  finally:
+    writer.close()
 
 
 class JaxenhancePatches(tfds.core.GeneratorBasedBuilder):  # TFDS name: layout.DATASET_NAME
@@ -297,8 +316,9 @@ def build(config: Any, workdir: str | os.PathLike, *, num_workers: int | None = 
     beam_options: if given, generate with Apache Beam using these pipeline flags
       (e.g. ``["--runner=DirectRunner"]``).
   """
-  builder = make_builder(config, data_dir(config, workdir), num_workers=num_workers,
-                         beam=beam_options is not None)
+  root = data_dir(config, workdir)
+  cloud.check_bucket(root, "the records directory (data.data_dir or <workdir>/records)")
+  builder = make_builder(config, root, num_workers=num_workers, beam=beam_options is not None)
   download_config = None
   if beam_options is not None:
     from apache_beam.options import pipeline_options  # pylint: disable=g-import-not-at-top
@@ -313,12 +333,12 @@ def build(config: Any, workdir: str | os.PathLike, *, num_workers: int | None = 
   return builder
 
 
-def dataset_path(builder: tfds.core.DatasetBuilder) -> Path:
+def dataset_path(builder: tfds.core.DatasetBuilder) -> cloud.AnyPath:
   """The version directory holding ``dataset_info.json`` and the shards."""
-  return Path(os.fspath(builder.data_dir))
+  return cloud.path(os.fspath(builder.data_dir))
 
 
-def build_dataset(config: Any, workdir: str | os.PathLike, **kwargs) -> Path:
+def build_dataset(config: Any, workdir: str | os.PathLike, **kwargs) -> cloud.AnyPath:
   """``build`` and return the dataset directory, for ``pipeline.data_source`` or
   ``tfds.builder_from_directory``. Keyword arguments as ``build``."""
   return dataset_path(build(config, workdir, **kwargs))

@@ -7,7 +7,8 @@ never reuses stale records. ``data_dir(config, workdir)`` is ``config.data.data_
 ``<workdir>/records``; ``version_dir`` is the directory a finished build holds;
 ``is_complete`` tells a finished build from an interrupted one (TFDS renames its
 ``incomplete.*`` directory into place only at the end). ``rung_index`` lists each ladder rung's
-records of a split (cached beside the shards).
+records of a split (cached beside the shards). Every path here may be ``gs://``
+(:mod:`jaxenhance.cloud`).
 
 The writer (``builder.py``) and the reader (``pipeline.py``) both import this module; neither
 imports the other.
@@ -17,14 +18,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from jaxenhance import atomic_write, codecs
+from jaxenhance import atomic_write, cloud, codecs
 from jaxenhance.data import records
 
 DATASET_NAME = "jaxenhance_patches"  # the TFDS builder's name (builder.JaxenhancePatches)
@@ -113,20 +114,20 @@ class RecordSpec:
           "source clip, so each source belongs to one split.")
 
 
-def data_dir(config: Any, workdir: str | os.PathLike) -> Path:
+def data_dir(config: Any, workdir: str | os.PathLike) -> cloud.AnyPath:
   """``config.data.data_dir`` or ``<workdir>/records``."""
-  return Path(config.data.get("data_dir", "") or Path(workdir) / "records")
+  return cloud.path(config.data.get("data_dir", "") or cloud.path(workdir) / "records")
 
 
-def version_dir(config: Any, root: str | os.PathLike) -> Path:
+def version_dir(config: Any, root: str | os.PathLike) -> cloud.AnyPath:
   """Where ``config``'s finished records are under the records root ``root``."""
   spec = RecordSpec.from_config(config)
-  return Path(root) / DATASET_NAME / spec.config_name / RECORDS_VERSION
+  return cloud.path(root) / DATASET_NAME / spec.config_name / RECORDS_VERSION
 
 
 def is_complete(path: str | os.PathLike) -> bool:
   """True if ``path`` is a finished dataset version directory (what TFDS renames into place)."""
-  path = Path(path)
+  path = cloud.path(path)
   return (not path.name.startswith("incomplete.") and (path / "dataset_info.json").is_file()
           and (path / "features.json").is_file())
 
@@ -137,10 +138,10 @@ def rung_index(path: str | os.PathLike, split: str) -> dict[str, np.ndarray]:
   Used to mix codecs/qualities by weight and to count examples per rung. Computed by one pass
   over the records' metadata the first time, then read from the cache.
   """
-  path = Path(path)
+  path = cloud.path(path)
   cache = path / f"rungs-{split}.npz"
   if cache.is_file():
-    with np.load(cache, allow_pickle=False) as data:
+    with np.load(io.BytesIO(cache.read_bytes()), allow_pickle=False) as data:
       return {k: data[k] for k in data.files}
   import tensorflow_datasets as tfds  # the reader of TFDS's own files
 

@@ -62,7 +62,7 @@ import tensorflow_datasets as tfds
 from absl import flags, logging
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxenhance import codecs, errors
+from jaxenhance import cloud, codecs, errors
 from jaxenhance.sharding import DATA_AXIS
 from jaxenhance.data import layout, records
 
@@ -79,10 +79,12 @@ class PipelineError(errors.JaxenhanceError, ValueError):
 # Sources.
 # ---------------------------------------------------------------------------------------------
 
-def dataset_dir(config: Any, data_dir: str | os.PathLike) -> Path:
+def dataset_dir(config: Any, data_dir: str | os.PathLike) -> cloud.AnyPath:
   """The version directory of ``config``'s records: ``data_dir`` itself if it is one, else
-  ``<data_dir>/jaxenhance_patches/<config name>/<version>``."""
-  path = Path(data_dir)
+  ``<data_dir>/jaxenhance_patches/<config name>/<version>``. Local or ``gs://``: TFDS reads the
+  metadata through etils.epath, ArrayRecord the shards through its own GCS client."""
+  path = cloud.path(data_dir)
+  cloud.check_bucket(path, "the records directory (data.data_dir)")
   if layout.is_complete(path):
     return path
   path = layout.version_dir(config, path)
@@ -102,7 +104,7 @@ def data_source(path: str | os.PathLike, split: str):
   source = builder.as_data_source(split,
                                   deserialize_method=tfds.decode.DeserializeMethod.RAW_BYTES)
   shards = [(fi.filename, int(fi.take)) for fi in builder.info.splits[split].file_instructions]
-  return _ShardNamingSource(source, Path(path), shards)
+  return _ShardNamingSource(source, cloud.path(path), shards)
 
 
 class _ShardNamingSource:
@@ -112,7 +114,7 @@ class _ShardNamingSource:
   Riegeli/records file: chunk data hash mismatch ...") that does not say which file it is.
   """
 
-  def __init__(self, source, path: Path, shards: list[tuple[str, int]]):
+  def __init__(self, source, path: cloud.AnyPath, shards: list[tuple[str, int]]):
     self._source, self._path = source, path
     self._shards = [Path(name).name for name, _ in shards]
     self._ends = np.cumsum([take for _, take in shards])

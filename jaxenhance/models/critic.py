@@ -40,6 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxenhance import cloud
 from jaxenhance.models import conv as conv_lib
 from jaxenhance.models import vgg
 
@@ -80,7 +81,7 @@ def _check_names(names: Sequence[str], source: str) -> tuple[str, ...]:
 
 def read_selected_layers(report: str | Path) -> tuple[str, ...]:
   """The layer names chosen by ``select_layers``, read from its JSON report."""
-  path = Path(report)
+  path = cloud.path(report)  # local or gs://
   if not str(report) or not path.is_file():
     raise FileNotFoundError(
         f"critic.layers='selected' needs the layer-selection report, but {str(report)!r} is not "

@@ -35,7 +35,6 @@ import itertools
 import json
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import flax.linen as nn
@@ -44,7 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
-from jaxenhance import errors, inference
+from jaxenhance import cloud, errors, inference
 
 Array = jax.Array
 
@@ -333,7 +332,7 @@ def _net_config(net: QualityNet) -> dict[str, Any]:
           "dense": net.dense, "channels": net.channels, "max_step": net.max_step}
 
 
-def save_predictor(directory: str | os.PathLike, predictor: Predictor) -> Path:
+def save_predictor(directory: str | os.PathLike, predictor: Predictor) -> cloud.AnyPath:
   """Writes ``predictor.msgpack`` + ``predictor.json``; each file appears whole or not at all."""
   from jaxenhance import export  # the one writer of model files
 
@@ -350,7 +349,7 @@ def load_predictor(directory: str | os.PathLike) -> Predictor:
   Raises:
     PredictorError: missing, damaged or mismatching files, with what to do about it.
   """
-  directory = Path(directory)
+  directory = cloud.path(directory)  # local or gs://
   params_path, meta_path = directory / PARAMS_FILE, directory / META_FILE
   if not params_path.is_file() or not meta_path.is_file():
     raise PredictorError(

@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from jaxenhance import atomic_write, cloud
 from jaxenhance.perception import probe as probe_lib
 from jaxenhance.perception import scoring
 
@@ -119,8 +120,7 @@ def preferred_frequency_histograms(report: Mapping[str, Any], path: str | Path) 
 def write_all(report: Mapping[str, Any], result: probe_lib.ProbeResult,
               scores: Mapping[str, scoring.LayerScores], out_dir: str | Path) -> list[Path]:
   """Writes every figure into `out_dir`; returns their paths."""
-  out = Path(out_dir)
-  out.mkdir(parents=True, exist_ok=True)
+  out = cloud.makedirs(out_dir)  # local or gs://
   paths = [layer_scores(report, out / "layer_scores.png"),
            preferred_frequency_histograms(report, out / "preferred_frequency.png")]
   shown = list(report["selected_layers"]) or list(report["ranking"][:1])
@@ -132,8 +132,9 @@ def write_all(report: Mapping[str, Any], result: probe_lib.ProbeResult,
 
 
 def _save(fig, path: str | Path) -> Path:
-  path = Path(path)
+  path = cloud.path(path)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
+  with atomic_write.outputs(path) as (tmp,):  # a local file, uploaded for a gs:// path
+    fig.savefig(tmp, dpi=110, format=path.suffix.lstrip(".") or "png")
   plt.close(fig)
   return path

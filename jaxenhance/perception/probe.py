@@ -15,18 +15,19 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxenhance import cloud
 from jaxenhance.perception import gratings
 
 FeaturesFn = Callable[..., Mapping[str, jax.Array]]
@@ -181,11 +182,16 @@ def cache_key(params: Mapping[str, Any]) -> str:
 
 
 def save(result: ProbeResult, path: str | os.PathLike) -> None:
-  """Writes the result atomically as .npz (no pickles)."""
-  path = Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
+  """Writes the result atomically as .npz (no pickles); a gs:// path as one object."""
+  path = cloud.path(path)
   arrays = {f"R/{k}": v for k, v in result.responses.items()}
   meta = json.dumps({"params": result.params, "timing": result.timing, "layers": list(result.layers)})
+  if cloud.is_cloud(path):
+    buffer = io.BytesIO()
+    np.savez(buffer, freqs=result.freqs, thetas=result.thetas, meta=np.array(meta), **arrays)
+    path.write_bytes(buffer.getvalue())
+    return
+  path.parent.mkdir(parents=True, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
   os.close(fd)
   try:
@@ -197,7 +203,8 @@ def save(result: ProbeResult, path: str | os.PathLike) -> None:
 
 
 def load(path: str | os.PathLike) -> ProbeResult:
-  with np.load(path, allow_pickle=False) as z:
+  source = io.BytesIO(cloud.path(path).read_bytes()) if cloud.is_cloud(path) else path
+  with np.load(source, allow_pickle=False) as z:
     meta = json.loads(str(z["meta"]))
     responses = {k: z[f"R/{k}"] for k in meta["layers"]}
     return ProbeResult(freqs=z["freqs"], thetas=z["thetas"], responses=responses,
@@ -216,7 +223,7 @@ def cached_probe(features_fn: FeaturesFn, stimulus: gratings.StimulusSpec,
   path = None
   if cache_dir:
     safe = "".join(ch if ch.isalnum() else "_" for ch in network_id.split(":")[0])
-    path = Path(cache_dir) / f"probe_{safe}_{cache_key(params)}.npz"
+    path = cloud.path(cache_dir) / f"probe_{safe}_{cache_key(params)}.npz"
     if path.is_file():
       result = load(path)
       if result.params == json.loads(json.dumps(params)):

@@ -14,11 +14,11 @@ import math
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from jaxenhance import cloud
 from jaxenhance.perception import csf as csf_lib
 from jaxenhance.perception import probe as probe_lib
 from jaxenhance.perception import scoring
@@ -115,11 +115,14 @@ def build_report(result: probe_lib.ProbeResult, scores: Mapping[str, scoring.Lay
       "timing": dict(result.timing)}
 
 
-def write_report(report: Mapping[str, Any], path: str | os.PathLike) -> Path:
+def write_report(report: Mapping[str, Any], path: str | os.PathLike) -> cloud.AnyPath:
   """Writes the report atomically; refuses NaN/inf (a bug, never a valid score)."""
-  path = Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
+  path = cloud.path(path)
   text = json.dumps(report, indent=1, allow_nan=False)
+  if cloud.is_cloud(path):
+    path.write_text(text)  # one object write: whole or not at all
+    return path
+  path.parent.mkdir(parents=True, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.json")
   with os.fdopen(fd, "w") as f:
     f.write(text)
@@ -132,7 +135,7 @@ def load_report(report: str | os.PathLike | Mapping[str, Any]) -> dict[str, Any]
   if isinstance(report, Mapping):
     data = dict(report)
   else:
-    path = Path(report)
+    path = cloud.path(report)  # local or gs://
     if not path.is_file():
       raise FileNotFoundError(f"No layer-selection report at {path}; make one with: "
                               f"{MAKE_REPORT}")

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxenhance import atomic_write
+from jaxenhance import atomic_write, cloud
 from jaxenhance.suite import gate
 
 
@@ -101,9 +101,10 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
 def write(results: dict[str, Any], out_dir: str | os.PathLike, title: str = "Held-out suite"
           ) -> dict[str, str]:
-  """Writes ``suite.json``, ``suite.md`` and ``suite.png`` into ``out_dir``; returns the paths."""
-  out = Path(out_dir)
-  out.mkdir(parents=True, exist_ok=True)
+  """Writes ``suite.json``, ``suite.md`` and ``suite.png`` into ``out_dir`` (local or
+  ``gs://``); returns the paths."""
+  cloud.check_bucket(out_dir, "suite output")
+  out = cloud.makedirs(out_dir)
   files = {"json": out / "suite.json", "markdown": out / "suite.md", "plot": out / "suite.png"}
   plot(results, files["plot"])
   atomic_write.write_text(files["json"], json.dumps(results, indent=1))

@@ -20,7 +20,8 @@ pristine PSNR (an enhancer should leave clean frames alone). Also the flat palet
 through the generator (``metrics.colour.PALETTE``).
 
 The compressed row does not depend on the model, so it is cached in
-``<asset cache>/suite/`` keyed by the suite version, item checksum, rung and frame choice, with a
+``<asset cache>/suite/`` (or ``JAXENHANCE_SUITE_CACHE``, which may be a ``gs://`` folder that
+several machines share) keyed by the suite version, item checksum, rung and frame choice, with a
 hash of the decoded frames: if an encoder ever decodes differently, the entry is recomputed.
 """
 
@@ -30,6 +31,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,7 +40,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from jaxenhance import assets, atomic_write, codecs, debian_packages, errors, inference
+from jaxenhance import assets, atomic_write, cloud, codecs, debian_packages, errors, inference
 from jaxenhance.data import sources
 from jaxenhance.metrics import colour, temporal
 from jaxenhance.metrics import lpips as lpips_lib
@@ -134,12 +136,17 @@ class _Scorer:
     return out
 
 
+def cache_dir() -> cloud.AnyPath:
+  """Where the compressed rows are cached: ``JAXENHANCE_SUITE_CACHE`` or ``<asset cache>/suite``."""
+  return cloud.path(os.environ.get("JAXENHANCE_SUITE_CACHE") or assets.cache_dir() / "suite")
+
+
 def _cache_file(item: items_lib.SuiteItem, rung: codecs.EncodeSettings, num_frames: int,
-                scored: Sequence[int]) -> Path:
+                scored: Sequence[int]) -> cloud.AnyPath:
   key = json.dumps([items_lib.SUITE_VERSION, item.sha256, rung.tag, rung.preset, rung.gop,
                     num_frames, list(scored), list(items_lib.FRAME_SIZE)])
   name = hashlib.sha1(key.encode()).hexdigest()[:20]
-  return assets.cache_dir() / "suite" / f"compressed-{name}.json"
+  return cache_dir() / f"compressed-{name}.json"
 
 
 def _compressed_row(scorer, item, rung, decoded, pristine, num_frames, scored):
@@ -154,7 +161,7 @@ def _compressed_row(scorer, item, rung, decoded, pristine, num_frames, scored):
     except (json.JSONDecodeError, KeyError):
       pass  # a damaged entry is recomputed below
   metrics = scorer(decoded, pristine)
-  cache.parent.mkdir(parents=True, exist_ok=True)
+  cloud.makedirs(cache.parent)
   atomic_write.write_text(cache, json.dumps({"frames_sha256": frames_sha, "metrics": metrics}))
   return metrics
 
