@@ -144,14 +144,12 @@ class Enhancer:
     self.overlap = overlap
     self.tile_batch = tile_batch
     self.codec = codec
-    self._codec_row = jnp.asarray(generator_lib.codec_index(codec), jnp.int32)
     self._compiled: dict[tuple[int, int], tuple[Any, jax.Array, tiling.TilePlan]] = {}
 
   def for_codec(self, codec: str | None) -> Enhancer:
     """The same enhancer (sharing its compiled functions) told that ``codec`` made the frames."""
     other = copy.copy(self)
     other.codec = codec
-    other._codec_row = jnp.asarray(generator_lib.codec_index(codec), jnp.int32)
     return other
 
   @property
@@ -171,7 +169,7 @@ class Enhancer:
       fn = _build_tiled_fn(self.generator, plan, self.tile_batch)
       self._compiled[key] = (fn, jnp.asarray(plan.weights()), plan)
     fn, weights, _ = self._compiled[key]
-    return fn(self.params, clip, weights, self._codec_row)
+    return fn(self.params, clip, weights, np.int32(generator_lib.codec_index(self.codec)))
 
   def stream(self, items: Iterable[tuple[np.ndarray, Any]]
              ) -> Iterator[tuple[np.ndarray, np.ndarray, Any]]:
