@@ -66,6 +66,19 @@ def ijg_table(base: np.ndarray, quality: int) -> np.ndarray:
   return np.clip((base * scale + 50) // 100, 1, 255)
 
 
+def ijg_scale(quality: float | np.ndarray) -> np.ndarray:
+  """IJG's table scale in percent (``5000 / q`` below 50, ``200 - 2 q`` from 50) for real-valued
+  qualities, clipped to 1-99 so that it stays positive: float64, the shape of ``quality``."""
+  q = np.clip(np.asarray(quality, np.float64), 1.0, 99.0)
+  return np.where(q < 50, 5000.0 / q, 200.0 - 2.0 * q)
+
+
+def quality_for_scale(scale: float | np.ndarray) -> np.ndarray:
+  """The inverse of ``ijg_scale``: real-valued quality (1-99) of a table scale in percent."""
+  s = np.clip(np.asarray(scale, np.float64), 2.0, 5000.0)
+  return np.where(s > 100, 5000.0 / s, (200.0 - s) / 2.0)
+
+
 _QUALITIES = np.arange(1, 101)
 _REFERENCE = {name: np.stack([ijg_table(base, q) for q in _QUALITIES])
               for name, base in (("luma", LUMA_BASE), ("chroma", CHROMA_BASE))}

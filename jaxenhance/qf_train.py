@@ -3,20 +3,25 @@ r"""Train and evaluate the quality predictor (``models/qf.py``) on real compress
   python -m jaxenhance.qf_train --workdir=workdir [--codec=jpeg|h264] [--config=configs/qf.py]
 
 Writes into ``<workdir>/qf/<codec>/``: the predictor (``predictor.msgpack`` + ``predictor.json``,
-read by ``qf.load_predictor``), ``confusion.png`` (image- and patch-level confusion matrices),
-``confusion.md`` (the same as Markdown tables) and ``confusion.json`` (counts, per-class
-accuracy, data and timing).
+read by ``qf.load_predictor``) and its evaluation on held-out sources. JPEG: ``fullrange.md``,
+``.json`` and ``.png`` (``qf_eval``: error and routing at every QF of ``qf.eval_qfs`` for every
+encoder; ``benchmarks/qf_fullrange.py`` puts several runs side by side). H.264:
+``confusion.png`` (image- and patch-level confusion matrices), ``confusion.md`` and
+``confusion.json`` (counts, per-class accuracy, data and timing).
 
 Data: every training/test image (a photo, a random crop of one, a frame of a real clip or of a
-pan/zoom clip over a photo) is compressed whole at every class (JPEG: Pillow at the exact QF,
-4:2:0; H.264: x264 at random QPs inside each bin, through ``codecs.round_trip``); patches are cut
-afterwards at grid-aligned positions. Test images come from sources that are not in training.
-Image-level accuracy (logits averaged over the most textured patches, what routing uses) is the
-headline number; patch-level accuracy is reported beside it.
+pan/zoom clip over a photo) is compressed whole, then patches are cut at grid-aligned positions.
+JPEG: ``qf.encodes_per_image`` encodes of each training image, each by a random encoder (Pillow,
+FFmpeg's mjpeg) at a random quality of QF 5-95, labelled with the quality the file's own tables
+give (``jpeg_quality``); the network estimates the quality (``qf.QualityHead``). H.264: x264 at
+random QPs inside each bin (``codecs.round_trip``), the network outputs the bins. Test images
+come from sources that are not in training. Image-level results (outputs averaged over the most
+textured patches, what routing uses) are the headline numbers.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -31,7 +36,16 @@ import optax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jaxenhance import assets, atomic_write, cloud, codecs, config_loader, errors
+from jaxenhance import (
+    assets,
+    atomic_write,
+    cloud,
+    codecs,
+    config_loader,
+    errors,
+    jpeg_encoders,
+    qf_eval,
+)
 from jaxenhance.data import sources
 from jaxenhance.models import qf
 
@@ -143,6 +157,13 @@ def make_classes(q: Any) -> qf.QualityClasses:
   raise ValueError(f"qf.codec must be 'jpeg' or 'h264'; got {q.codec!r}.")
 
 
+def make_head(q: Any) -> qf.QualityHead | None:
+  """The JPEG predictor's head (``q.head``); None where the network outputs the classes."""
+  if q.codec != "jpeg" or not q.head:
+    return None
+  return qf.QualityHead(q.head, tuple(q.head_qfs) if q.head == "classes" else ())
+
+
 def settings_for(q: Any, classes: qf.QualityClasses, label: int, count: int,
                  rng: np.random.Generator) -> list[codecs.EncodeSettings]:
   """Encoder settings for class ``label``: the exact QF, or ``count`` random QPs of the bin."""
@@ -166,6 +187,61 @@ def compress_split(q: Any, groups, classes: qf.QualityClasses, qps_per_bin: int,
         for frame in decoded:
           yield label, image_id, frame
           image_id += 1
+
+
+@dataclasses.dataclass(frozen=True)
+class JpegDraw:
+  """One JPEG encode: the encoder, the quality asked for (mjpeg: the nearest it can reach) and
+  the chroma subsampling."""
+  encoder: str
+  quality: int
+  subsampling: str = "4:2:0"
+
+
+def jpeg_draws(q: Any, rng: np.random.Generator) -> list[JpegDraw]:
+  """The ``q.encodes_per_image`` encodes of one training image: each an encoder of
+  ``q.jpeg_encoders``, a quality uniform over the integers of ``q.train_qf_range`` (with
+  ``q.train_qf_grid``: the grid shuffled, every value once before any repeats) and a subsampling
+  of ``q.subsamplings`` (mjpeg: 4:2:0, all it writes)."""
+  n = int(q.encodes_per_image)
+  if q.train_qf_grid:
+    grid = np.asarray(q.train_qf_grid)
+    qualities = np.concatenate([rng.permutation(grid) for _ in range(-(-n // len(grid)))])[:n]
+  else:
+    lo, hi = q.train_qf_range
+    qualities = rng.integers(lo, hi + 1, n)
+  draws = []
+  for encoder, quality in zip(rng.choice(list(q.jpeg_encoders), n), qualities):
+    subsampling = "4:2:0" if encoder == "mjpeg" else str(rng.choice(list(q.subsamplings)))
+    draws.append(JpegDraw(str(encoder), int(quality), subsampling))
+  return draws
+
+
+def jpeg_patch_dataset(q: Any, groups, classes: qf.QualityClasses, head: qf.QualityHead | None,
+                       seed: int) -> dict[str, Any]:
+  """Encodes every training image ``q.encodes_per_image`` times (``jpeg_draws``) and cuts
+  patches: patches [M,P,P,3], targets [M,K] (the head's, or one-hot of the nearest class),
+  qualities [M] (read from each file's tables), axis [M] (``qf.qf_axis``), encoders [M]."""
+  rng = np.random.default_rng([seed, 7])
+  patches, qualities, encoders = [], [], []
+  for _, frames, _ in groups:
+    for frame in frames:
+      for draw in jpeg_draws(q, rng):
+        coded = jpeg_encoders.round_trip(frame, draw.encoder, draw.quality, draw.subsampling, rng)
+        cut = cut_patches(coded.decoded, q.patches_per_image, q.patch_size, q.align,
+                          q.min_patch_std, rng)
+        patches.append(cut)
+        qualities.append(np.full(len(cut), coded.quality))
+        encoders.append(np.full(len(cut), draw.encoder))
+  qualities = np.concatenate(qualities)
+  if head is not None:
+    targets = head.targets(qualities)
+  else:
+    labels = np.asarray([classes.nearest(v) for v in qualities])
+    targets = np.eye(classes.num_classes, dtype=np.float32)[labels]
+  return {"patches": np.concatenate(patches), "targets": targets, "qualities": qualities,
+          "axis": qf.qf_axis(qualities).astype(np.float32),
+          "encoders": np.concatenate(encoders)}
 
 
 def cut_patches(frame: np.ndarray, num: int, patch: int, align: int, min_std: float,
@@ -200,17 +276,30 @@ def patch_dataset(q: Any, groups, classes, qps_per_bin: int, seed: int, keep_ima
 # Training.
 # ---------------------------------------------------------------------------------------------
 
-def make_train_step(net: qf.QualityNet, tx: optax.GradientTransformation):
-  def loss_fn(params, x, y):
-    logits = net.apply(params, x)
-    loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-    return loss, (logits.argmax(-1) == y).mean()
+# Huber threshold of the regression head on qf_axis: about QF 50 -> 55, so the loss is L1-like
+# beyond one grid step and a few mislabelled-looking patches do not dominate.
+_HUBER_DELTA = 0.05
+
+
+def make_train_step(net: qf.QualityNet, tx: optax.GradientTransformation,
+                    head: qf.QualityHead | None = None):
+  """The jitted step ``(params, opt_state, x, targets, axis) -> (params, opt_state, loss,
+  metric)``: metric is patch accuracy without a head, else the mean |error| on ``qf_axis``."""
+  def loss_fn(params, x, targets, axis):
+    outputs = net.apply(params, x)
+    if head is not None and head.kind == "regression":
+      loss = optax.huber_loss(outputs[:, 0], targets[:, 0], delta=_HUBER_DELTA).mean() / _HUBER_DELTA
+    else:
+      loss = optax.softmax_cross_entropy(outputs, targets).mean()
+    if head is None:
+      return loss, (outputs.argmax(-1) == targets.argmax(-1)).mean()
+    return loss, jnp.abs(head.axis(outputs) - axis).mean()
 
   @jax.jit
-  def step(params, opt_state, x, y):
-    (loss, acc), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, x, y)
+  def step(params, opt_state, x, targets, axis):
+    (loss, metric), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, x, targets, axis)
     updates, opt_state = tx.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state, loss, acc
+    return optax.apply_updates(params, updates), opt_state, loss, metric
 
   return step
 
@@ -226,31 +315,42 @@ def _augment(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def train(q: Any, data: dict[str, Any], classes: qf.QualityClasses, seed: int,
-          log=logging.info) -> qf.Predictor:
-  """Trains a ``QualityNet`` with Adam(W) and a cosine schedule on the training patches."""
+          log=logging.info, head: qf.QualityHead | None = None) -> qf.Predictor:
+  """Trains a ``QualityNet`` with Adam(W) and a cosine schedule on the training patches.
+
+  ``data`` holds ``patches`` and either ``targets`` [M, K] (+ ``axis`` [M] with a head) or
+  integer class ``labels`` [M].
+  """
   stem = q.stem or ("dct" if classes.codec == "jpeg" else "pixels")
-  net = qf.QualityNet(num_classes=classes.num_classes, stem=stem, widths=tuple(q.widths),
+  outputs = head.num_outputs if head else classes.num_classes
+  net = qf.QualityNet(num_classes=outputs, stem=stem, widths=tuple(q.widths),
                       dense=q.dense, channels=q.channels, max_step=q.max_step)
   params = jax.jit(net.init)(jax.random.key(seed),
                              jnp.zeros((1, q.patch_size, q.patch_size, 3), jnp.float32))
   schedule = optax.warmup_cosine_decay_schedule(0.0, q.lr, min(100, q.steps // 10 + 1), q.steps)
   tx = optax.adamw(schedule, weight_decay=q.weight_decay)
   opt_state = tx.init(params)
-  step_fn = make_train_step(net, tx)
+  step_fn = make_train_step(net, tx, head)
   rng = np.random.default_rng([seed, 1])
-  patches, labels = data["patches"], data["labels"]
-  losses, accs = [], []
+  patches = data["patches"]
+  targets = data.get("targets")
+  if targets is None:
+    targets = np.eye(outputs, dtype=np.float32)[data["labels"]]
+  axis = data.get("axis", np.zeros(len(patches), np.float32))
+  metric_name = "patch accuracy" if head is None else "patch |error| on qf_axis"
+  losses, metrics = [], []
   for step in range(1, q.steps + 1):
     idx = rng.integers(0, len(patches), q.batch_size)
     x = jnp.asarray(_augment(patches[idx], rng), jnp.float32) / 255.0
-    params, opt_state, loss, acc = step_fn(params, opt_state, x, jnp.asarray(labels[idx]))
+    params, opt_state, loss, metric = step_fn(params, opt_state, x, jnp.asarray(targets[idx]),
+                                              jnp.asarray(axis[idx]))
     losses.append(loss)
-    accs.append(acc)
+    metrics.append(metric)
     if step % q.log_every == 0 or step == q.steps:
       log(f"step {step}/{q.steps}: loss {float(np.mean(losses)):.3f}, "
-          f"train patch accuracy {float(np.mean(accs)):.3f}")
-      losses, accs = [], []
-  return qf.Predictor(net, params, classes, q.patch_size, q.num_patches, q.align)
+          f"train {metric_name} {float(np.mean(metrics)):.3f}")
+      losses, metrics = [], []
+  return qf.Predictor(net, params, classes, q.patch_size, q.num_patches, q.align, head=head)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,52 +432,79 @@ def plot(results: dict[str, Any], labels: list[str], title: str, path: Path) -> 
 # ---------------------------------------------------------------------------------------------
 
 def run(config: Any, workdir: str | Path, log=logging.info) -> dict[str, Any]:
-  """Builds the data, trains, evaluates, writes the predictor and the confusion matrices."""
+  """Builds the data, trains, evaluates, writes the predictor and its evaluation."""
   q = config.qf
   seed = int(config.seed)
   classes = make_classes(q)
+  head = make_head(q)
   video = classes.codec != "jpeg"
+  if video:  # the QP bins keep their own, shorter schedule
+    q = q.copy_and_resolve_references()
+    q.steps = q.h264_steps
   out = cloud.path(workdir) / "qf" / classes.codec  # local or gs://
   timing = {}
 
+  # ------------------------------------------------------------------ data
   start = time.perf_counter()
   train_groups = build_split(q, "train", video, seed)
   test_groups = build_split(q, "test", video, seed)
   check_groups_disjoint(train_groups, test_groups)
-  train_data = patch_dataset(q, train_groups, classes, q.qps_per_bin, seed, keep_images=False)
-  test_data = patch_dataset(q, test_groups, classes, 1, seed + 1, keep_images=True)
+  if video:
+    train_data = patch_dataset(q, train_groups, classes, q.qps_per_bin, seed, keep_images=False)
+    test_data = patch_dataset(q, test_groups, classes, 1, seed + 1, keep_images=True)
+    test_info = {"test_images": len(test_data["images"]),
+                 "test_patches": len(test_data["patches"])}
+  else:
+    train_data = jpeg_patch_dataset(q, train_groups, classes, head, seed)
+    test_frames = [frame for _, frames, _ in test_groups for frame in frames]
+    encoders = [e for e in q.eval_encoders if jpeg_encoders.available(e)]
+    test_info = {"test_images": len(test_frames), "eval_encoders": encoders,
+                 "eval_qfs": list(q.eval_qfs)}
   timing["data_s"] = round(time.perf_counter() - start, 1)
-  log(f"data: {len(train_data['patches'])} training patches from {len(train_groups)} groups, "
-      f"{len(test_data['images'])} test images ({len(test_data['patches'])} patches) in "
-      f"{timing['data_s']} s")
+  log(f"data: {len(train_data['patches'])} training patches from {len(train_groups)} groups in "
+      f"{timing['data_s']} s; test: {test_info}")
 
+  # ------------------------------------------------------------------ training
   start = time.perf_counter()
-  predictor = train(q, train_data, classes, seed, log)
+  predictor = train(q, train_data, classes, seed, log, head)
   timing["train_s"] = round(time.perf_counter() - start, 1)
 
+  # ------------------------------------------------------------------ evaluation
   start = time.perf_counter()
-  results = evaluate(predictor, test_data)
+  if video:
+    results = evaluate(predictor, test_data)
+    headline = {k: v["per_class_accuracy"] for k, v in results.items()}
+  else:
+    results = qf_eval.evaluate(predictor, test_frames, encoders, q.eval_qfs, log)
+    headline = {e: s["totals"] for e, s in qf_eval.summarise(results).items()}
   timing["eval_s"] = round(time.perf_counter() - start, 1)
 
-  data_info = {
-      "train_sources": sorted({g[0] for g in train_groups}),
-      "test_sources": sorted({g[0] for g in test_groups}),
-      "train_patches": len(train_data["patches"]),
-      "test_images": len(test_data["images"]),
-      "test_patches": len(test_data["patches"]),
-  }
+  # ------------------------------------------------------------------ outputs
+  data_info = {"train_sources": sorted({g[0] for g in train_groups}),
+               "test_sources": sorted({g[0] for g in test_groups}),
+               "train_patches": len(train_data["patches"]), **test_info}
   predictor.metadata = {"config": q.to_dict(), "seed": seed, "data": data_info,
-                        "test_accuracy": {k: v["per_class_accuracy"] for k, v in results.items()},
+                        "test": headline, "timing": timing,
                         "versions": {"jax": jax.__version__}}
   qf.save_predictor(out, predictor)
-  labels = classes.labels
   title = f"{classes.codec} quality predictor on held-out real images"
-  (out / "confusion.md").write_text(markdown(results, labels, title))
-  (out / "confusion.json").write_text(json.dumps(
-      {"labels": labels, **results, "data": data_info, "timing": timing}, indent=1))
-  plot(results, labels, title, out / "confusion.png")
-  return {"dir": str(out), "labels": labels, "results": results, "timing": timing,
-          "data": data_info}
+  if video:
+    labels = classes.labels
+    (out / "confusion.md").write_text(markdown(results, labels, title))
+    (out / "confusion.json").write_text(json.dumps(
+        {"labels": labels, **results, "data": data_info, "timing": timing}, indent=1))
+    plot(results, labels, title, out / "confusion.png")
+  else:
+    runs = {q.head or "six-class": results}
+    written_by = (f"Written by `python -m jaxenhance.qf_train` (config and data in "
+                  f"`predictor.json`); timing: {timing}.")
+    header = [written_by]
+    (out / "fullrange.md").write_text(qf_eval.markdown(runs, title, header))
+    (out / "fullrange.json").write_text(json.dumps(
+        {"runs": runs, "data": data_info, "timing": timing, "config": q.to_dict()}))
+    qf_eval.plot(runs, title, out / "fullrange.png")
+  return {"dir": str(out), "codec": classes.codec, "labels": classes.labels,
+          "results": results, "headline": headline, "timing": timing, "data": data_info}
 
 
 def main(argv: list[str]) -> None:
@@ -391,13 +518,20 @@ def main(argv: list[str]) -> None:
     summary = run(config, _WORKDIR.value, log=print)
   except errors.USER_ERRORS as exc:
     errors.exit_on_error("qf-train", exc)
-  for level in ("image", "patch"):
-    r = summary["results"][level]
-    accs = ", ".join(f"{label} {100 * a:.1f}%" for label, a in zip(
-        summary["labels"], r["per_class_accuracy"]))
-    print(f"{level}-level accuracy {100 * r['accuracy']:.1f}% ({r['count']}): {accs}")
-  print(f"wrote {summary['dir']} (predictor, confusion.png/.md/.json) in "
-        f"{time.perf_counter() - start:.0f} s")
+  if summary["codec"] == "jpeg":
+    for encoder, totals in summary["headline"].items():
+      print(f"{encoder}: " + ", ".join(
+          f"QF {part}: MAE {t['mae']:.1f}, routed as expected {100 * t['right']:.1f}%, lower "
+          f"{100 * t['lower']:.1f}%" for part, t in totals.items()))
+    written = "predictor, fullrange.png/.md/.json"
+  else:
+    for level in ("image", "patch"):
+      r = summary["results"][level]
+      accs = ", ".join(f"{label} {100 * a:.1f}%" for label, a in zip(
+          summary["labels"], r["per_class_accuracy"]))
+      print(f"{level}-level accuracy {100 * r['accuracy']:.1f}% ({r['count']}): {accs}")
+    written = "predictor, confusion.png/.md/.json"
+  print(f"wrote {summary['dir']} ({written}) in {time.perf_counter() - start:.0f} s")
 
 
 def cli() -> None:

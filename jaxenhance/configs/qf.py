@@ -1,11 +1,23 @@
 r"""Quality predictor (Galteri et al.'s QF classifier, plus video QP bins): data, network, training.
 
 Commands:
-  python -m jaxenhance.qf_train --workdir=workdir                 # JPEG QF 5/10/20/30/40/60
+  python -m jaxenhance.qf_train --workdir=workdir                 # JPEG, QF 5-95, Pillow + mjpeg
+  python -m jaxenhance.qf_train --workdir=workdir --config=configs/qf.py:regression
+  python -m jaxenhance.qf_train --workdir=workdir --config=configs/qf.py:six_class  # the old recipe
   python -m jaxenhance.qf_train --workdir=workdir --codec=h264    # x264 QP bins
   python -m jaxenhance.qf_train --workdir=/tmp/qf --config=configs/qf.py:quick   # smoke run
+Variants combine with commas (``:quick,regression``).
 Hardware: CPU is enough. Expected time on a shared 2-core CPU: a few minutes per codec (data
 preparation + training); see the README's results table for the measured accuracy.
+
+JPEG (full range): every training image is encoded ``encodes_per_image`` times, each time by an
+encoder drawn from ``jpeg_encoders`` (Pillow at a random chroma subsampling, FFmpeg's mjpeg
+through PyAV) at a quality drawn uniformly from the integers of ``train_qf_range``; the label is
+the quality the file's own tables give (``jpeg_quality``: exact for Pillow, the effective IJG
+quality for mjpeg, whose tables are not IJG's). The network estimates the quality (``head``) and
+routing picks the class of ``jpeg_qfs`` nearest to it. Evaluation: every held-out image at every
+QF of ``eval_qfs`` through every encoder of ``eval_encoders`` (OpenCV too when installed: an
+encoder not seen in training).
 
 Data (real content only; no source is in both splits, the trainer checks it):
   train: scikit-image photos and pan/zoom clips over them, the bikes and bigbuckbunny clips
@@ -27,7 +39,18 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.seed = 0
   q = c.qf = ml_collections.ConfigDict()
   q.codec = "jpeg"  # "jpeg" (QF classes) or "h264" (QP bins); --codec overrides
-  q.jpeg_qfs = (5, 10, 20, 30, 40, 60)
+  q.jpeg_qfs = (5, 10, 20, 30, 40, 60)  # routing classes: the keys of the generator ensemble
+  q.jpeg_encoders = ("pillow", "mjpeg")  # training encoders (jpeg_encoders.ENCODERS)
+  q.subsamplings = ("4:4:4", "4:2:2", "4:2:0")  # drawn per Pillow/OpenCV training encode
+  q.train_qf_range = (5, 95)  # training qualities: uniform over these integers (inclusive)
+  q.train_qf_grid = ()  # when set, training qualities are drawn from these values instead
+  q.encodes_per_image = 24  # JPEG training encodes of every image
+  # "classes": fine classes over head_qfs (two-hot targets); "regression": one output on
+  # qf_axis; "": the network outputs the jpeg_qfs classes themselves (the six-class predictor).
+  q.head = "classes"
+  q.head_qfs = tuple(range(5, 100, 5))
+  q.eval_encoders = ("pillow", "opencv", "mjpeg")
+  q.eval_qfs = tuple(range(5, 100, 5))
   q.h264_bins = ((22, 27), (28, 32), (33, 37), (38, 42), (43, 51))
   q.h264_values = (27, 32, 37, 42, 47)  # ladder QP inside each bin (keys of the ensemble)
   q.h264_preset = "medium"
@@ -61,19 +84,33 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   q.channels = "luma"  # pixels stem: "luma" or "rgb"
   q.widths = (16, 32, 64, 96)
   q.dense = 64
-  q.steps = 400
+  q.steps = 4000  # JPEG (full range)
+  q.h264_steps = 400  # H.264 QP bins: replaces steps when qf.codec is h264
   q.batch_size = 64
   q.lr = 2e-3
   q.weight_decay = 1e-4
   q.log_every = 100
 
-  if arg == "quick":
-    q.train_photos = ("astronaut", "chelsea", "camera")
-    q.train_clips = ("bikes",)
-    q.test_photos = ("coffee",)
-    q.test_clips = ()
-    q.clip_frames, q.panzoom_frames, q.train_crops, q.test_crops = 4, 2, 1, 2
-    q.steps = 60
-  elif arg:
-    raise ValueError(f"Unknown variant {arg!r}; use quick (or nothing).")
+  for variant in (arg or "").split(","):
+    if variant == "quick":
+      q.train_photos = ("astronaut", "chelsea", "camera")
+      q.train_clips = ("bikes",)
+      q.test_photos = ("coffee",)
+      q.test_clips = ()
+      q.clip_frames, q.panzoom_frames, q.train_crops, q.test_crops = 4, 2, 1, 2
+      q.encodes_per_image = 6
+      q.eval_qfs = (5, 20, 40, 60, 75, 90)
+      q.steps = q.h264_steps = 60
+    elif variant == "regression":
+      q.head = "regression"
+    elif variant == "six_class":
+      # The previous recipe: Pillow 4:2:0 at exactly the six class QFs, every image at each.
+      q.jpeg_encoders, q.subsamplings = ("pillow",), ("4:2:0",)
+      q.train_qf_grid = q.jpeg_qfs
+      q.encodes_per_image = len(q.jpeg_qfs)
+      q.head = ""
+      q.steps = 400
+    elif variant:
+      raise ValueError(f"Unknown variant {variant!r}; use quick, regression, six_class (or "
+                       "nothing), comma-separated.")
   return c

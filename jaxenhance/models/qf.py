@@ -7,6 +7,14 @@ Classes (``QualityClasses``) are either exact JPEG quality factors (Galteri et a
 that keys the generator ensemble; any value inside a class's range names that class, so
 ``override_class=30`` picks the QP 28-32 bin.
 
+The JPEG predictor is trained on the whole quality range, not on its classes: its network
+estimates the quality itself (``QualityHead``: fine classes QF 5, 10, ..., 95, or a regression),
+on the quantiser-step axis ``qf_axis`` (log10 of IJG's table scale / 100: 0 at QF 50, -1 at QF 95,
++1 at QF 5; JPEG's steps are proportional to that scale). The estimate is routed to the nearest
+class on that axis (``QualityClasses.nearest``), so QF 75-95 go to the highest class rather than
+wherever a six-class network happened to put them. The H.264 predictor (and a JPEG one trained
+with ``qf.head=""``) still outputs its classes directly.
+
 Prediction works on patches: ``num_patches`` patches of ``patch_size`` pixels are cut at positions
 aligned to ``align`` pixels (16: the 4:2:0 JPEG MCU and the H.264 macroblock, so every patch sees
 the coding grid at the same phase as in training); the most textured ones (largest luma standard
@@ -43,7 +51,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
-from jaxenhance import cloud, errors, inference
+from jaxenhance import cloud, errors, inference, jpeg_quality
 
 Array = jax.Array
 
@@ -54,7 +62,8 @@ H264_QP_VALUES = (27, 32, 37, 42, 47)
 
 PARAMS_FILE = "predictor.msgpack"
 META_FILE = "predictor.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 adds the optional "head"; version 1 files (no head) still load
+READABLE_VERSIONS = (1, 2)
 # JFIF luma weights: JPEG quantises this Y, so it is recovered (up to rounding) from decoded RGB.
 _LUMA = (0.299, 0.587, 0.114)
 
@@ -126,6 +135,21 @@ class QualityClasses:
         f"{self.codec} {self.param}={value} is not in any class of this predictor "
         f"({', '.join(self.labels)}); pass one of the class values {list(self.values)}.")
 
+  def nearest(self, value: float) -> int:
+    """The class closest to ``value``, which need not lie in any class: a QF 90 estimate goes
+    to the highest-quality class. QF: closest on ``qf_axis`` (equal ratios of quantiser step),
+    ties to the higher quality, the gentler generator (QF 50 sits exactly between 40 and 60 and
+    goes to 60). Other parameters: the closest range, ties to the lower (better) value."""
+    if self.param == "qf":
+      gaps = np.abs(qf_axis(np.asarray(self.values)) - qf_axis(value))
+      order = np.argsort(-np.asarray(self.values), kind="stable")  # high quality first on ties
+    else:
+      lo, hi = np.asarray(self.ranges).T
+      gaps = np.maximum(np.maximum(lo - value, value - hi), 0.0)
+      order = np.argsort(np.asarray(self.values), kind="stable")
+    gaps = np.round(gaps, 9)  # so exact ties stay ties after floating-point logs
+    return int(order[np.argmin(gaps[order])])
+
   def to_dict(self) -> dict[str, Any]:
     return {"codec": self.codec, "param": self.param, "values": list(self.values),
             "ranges": [list(r) for r in self.ranges]}
@@ -134,6 +158,86 @@ class QualityClasses:
   def from_dict(cls, d: Mapping[str, Any]) -> QualityClasses:
     return cls(str(d["codec"]), str(d["param"]), tuple(int(v) for v in d["values"]),
                tuple((int(lo), int(hi)) for lo, hi in d["ranges"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Full-range quality estimates.
+# ---------------------------------------------------------------------------------------------
+
+def qf_axis(quality: float | np.ndarray) -> np.ndarray:
+  """JPEG quality on the quantiser-step axis: log10(IJG table scale / 100). 0 at QF 50, -1 at
+  QF 95, +1 at QF 5; QF 5 -> 10 and 90 -> 95 both halve the steps (0.30 apart) while 50 -> 55
+  shrinks them by a tenth (0.05 apart), which is what the pixels show."""
+  return np.log10(jpeg_quality.ijg_scale(quality) / 100.0)
+
+
+def quality_from_axis(axis: float | np.ndarray) -> np.ndarray:
+  """The inverse of ``qf_axis``: real-valued QF (1-99)."""
+  return jpeg_quality.quality_for_scale(100.0 * np.power(10.0, np.asarray(axis, np.float64)))
+
+
+HEAD_KINDS = ("classes", "regression")
+
+
+@dataclasses.dataclass(frozen=True)
+class QualityHead:
+  """What the outputs of a full-range JPEG predictor mean.
+
+  Attributes:
+    kind: ``"classes"``: one logit per quality of ``values`` (a fine grid such as QF 5, 10, ...,
+      95), trained on two-hot targets (a quality between two grid points splits its weight
+      between them on ``qf_axis``) and read as the probability-weighted mean on that axis.
+      ``"regression"``: one output, ``qf_axis`` itself.
+    values: the grid qualities (``"classes"`` only), ascending.
+  """
+  kind: str
+  values: tuple[int, ...] = ()
+
+  def __post_init__(self):
+    if self.kind not in HEAD_KINDS:
+      raise PredictorError(f"head kind must be one of {HEAD_KINDS}; got {self.kind!r}.")
+    if self.kind == "classes" and (len(self.values) < 2 or list(self.values) != sorted(
+        set(self.values))):
+      raise PredictorError(f"a classes head needs two or more ascending qualities; got "
+                           f"{self.values}.")
+
+  @property
+  def num_outputs(self) -> int:
+    return len(self.values) if self.kind == "classes" else 1
+
+  def targets(self, quality: np.ndarray) -> np.ndarray:
+    """Training targets of qualities [N]: two-hot weights [N, K], or the axis [N, 1]."""
+    axis = qf_axis(quality)
+    if self.kind == "regression":
+      return axis[:, None].astype(np.float32)
+    # The grid's axis descends with quality; flip it so np.interp sees ascending points.
+    grid = qf_axis(np.asarray(self.values))[::-1]
+    k = len(grid)
+    pos = np.interp(axis, grid, np.arange(k))  # clipped to the grid's ends
+    lo = np.minimum(np.floor(pos).astype(int), k - 2)
+    frac = pos - lo
+    out = np.zeros((len(axis), k), np.float32)
+    out[np.arange(len(axis)), lo] = 1.0 - frac
+    out[np.arange(len(axis)), lo + 1] = frac
+    return out[:, ::-1].copy()
+
+  def axis(self, outputs: Any) -> Any:
+    """Network outputs [N, K] -> the estimate on ``qf_axis`` [N] (numpy or jax arrays)."""
+    if self.kind == "regression":
+      return outputs[:, 0]
+    probs = jax.nn.softmax(outputs, axis=-1)
+    return probs @ jnp.asarray(qf_axis(np.asarray(self.values)), jnp.float32)
+
+  def quality(self, outputs: np.ndarray) -> np.ndarray:
+    """Network outputs [N, K] -> estimated QF [N] (float64)."""
+    return quality_from_axis(np.asarray(self.axis(jnp.asarray(outputs))))
+
+  def to_dict(self) -> dict[str, Any]:
+    return {"kind": self.kind, "values": list(self.values)}
+
+  @classmethod
+  def from_dict(cls, d: Mapping[str, Any]) -> QualityHead:
+    return cls(str(d["kind"]), tuple(int(v) for v in d.get("values", ())))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,7 +270,7 @@ class QualityNet(nn.Module):
     thousands, and does not depend on image content.
 
   Attributes:
-    num_classes: number of quality classes.
+    num_classes: number of outputs (the classes, or a ``QualityHead``'s outputs).
     stem: "pixels" or "dct".
     widths: pixel stem: channels of the full-resolution conv, then of each stride-2 stage.
     dense: width of the hidden dense layer.
@@ -282,6 +386,8 @@ class Predictor:
     num_patches: patches averaged per frame (K).
     align: patch positions are multiples of this.
     metadata: provenance (training data, accuracy, ...), as stored in ``predictor.json``.
+    head: what the network outputs when it estimates the quality itself (full-range JPEG
+      predictors); None when its outputs are the logits of ``classes``.
   """
   net: QualityNet
   params: Any
@@ -290,6 +396,7 @@ class Predictor:
   num_patches: int = 16
   align: int = 16
   metadata: dict = dataclasses.field(default_factory=dict)
+  head: QualityHead | None = None
 
   def __post_init__(self):
     self._apply = jax.jit(self.net.apply)
@@ -308,18 +415,40 @@ class Predictor:
     return np.concatenate(out)
 
   def frame_logits(self, frames: np.ndarray) -> np.ndarray:
-    """Mean patch logits of each frame: uint8 [N, H, W, 3] -> [N, C]."""
+    """Mean patch outputs of each frame: uint8 [N, H, W, 3] -> [N, C] (C: the head's outputs
+    when there is one)."""
     frames = check_frames(frames)
     groups = [textured_patches(f, self.patch_size, self.num_patches, self.align) for f in frames]
     logits = self.patch_logits(np.concatenate(groups))
     splits = np.cumsum([len(g) for g in groups])[:-1]
     return np.stack([chunk.mean(0) for chunk in np.split(logits, splits)])
 
+  def predict_quality(self, frames: np.ndarray) -> np.ndarray:
+    """Estimated quality (e.g. QF 87.3) of uint8 frames [N, H, W, 3]: float [N]. Without a
+    head, the value of the predicted class."""
+    if self.head is None:
+      return self.predict_value(frames).astype(np.float64)
+    return self.head.quality(self.frame_logits(frames))
+
   def predict_class(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Class index [N] (int) and class probabilities [N, C] of uint8 frames [N, H, W, 3]."""
+    """Class index [N] (int) and class probabilities [N, C] of uint8 frames [N, H, W, 3].
+
+    With a head, the class is the one nearest the estimated quality (``QualityClasses.nearest``)
+    and the probabilities are the head's: a fine class's probability counts for the routing
+    class nearest to it (one-hot for a regression head).
+    """
     logits = self.frame_logits(frames)
-    probs = np.asarray(jax.nn.softmax(jnp.asarray(logits), axis=-1))
-    return logits.argmax(-1), probs
+    if self.head is None:
+      probs = np.asarray(jax.nn.softmax(jnp.asarray(logits), axis=-1))
+      return logits.argmax(-1), probs
+    index = np.asarray([self.classes.nearest(q) for q in self.head.quality(logits)], np.int64)
+    if self.head.kind == "regression":
+      return index, np.eye(self.classes.num_classes, dtype=np.float32)[index]
+    fine = np.asarray(jax.nn.softmax(jnp.asarray(logits), axis=-1))
+    owner = [self.classes.nearest(v) for v in self.head.values]
+    probs = np.zeros((len(fine), self.classes.num_classes), np.float32)
+    np.add.at(probs.T, owner, fine.T)
+    return index, probs
 
   def predict_value(self, frames: np.ndarray) -> np.ndarray:
     """The class value (e.g. QF 20 or QP 32) of each frame: int [N]."""
@@ -337,7 +466,9 @@ def save_predictor(directory: str | os.PathLike, predictor: Predictor) -> cloud.
   from jaxenhance import export  # the one writer of model files
 
   meta = {**predictor.metadata, "format_version": FORMAT_VERSION,
-          "classes": predictor.classes.to_dict(), "net": _net_config(predictor.net),
+          "classes": predictor.classes.to_dict(),
+          "head": predictor.head.to_dict() if predictor.head else None,
+          "net": _net_config(predictor.net),
           "patch_size": predictor.patch_size, "num_patches": predictor.num_patches,
           "align": predictor.align}
   return export.write_model_files(directory, predictor.params, meta, PARAMS_FILE, META_FILE)
@@ -358,10 +489,11 @@ def load_predictor(directory: str | os.PathLike) -> Predictor:
         "<dir>/qf/<codec>).")
   try:
     meta = json.loads(meta_path.read_text())
-    if meta.get("format_version") != FORMAT_VERSION:
+    if meta.get("format_version") not in READABLE_VERSIONS:
       raise PredictorError(f"{meta_path}: predictor format {meta.get('format_version')} is not "
                            f"supported (expected {FORMAT_VERSION}); retrain the predictor.")
     classes = QualityClasses.from_dict(meta["classes"])
+    head = QualityHead.from_dict(meta["head"]) if meta.get("head") else None
     n = meta["net"]
     net = QualityNet(num_classes=int(n["num_classes"]), stem=str(n["stem"]),
                      widths=tuple(int(w) for w in n["widths"]), dense=int(n["dense"]),
@@ -372,9 +504,11 @@ def load_predictor(directory: str | os.PathLike) -> Predictor:
   except (ValueError, KeyError, TypeError) as exc:
     raise PredictorError(f"{meta_path} is damaged ({type(exc).__name__}: {exc}); retrain the "
                          "predictor or restore the file.") from exc
-  if net.num_classes != classes.num_classes:
-    raise PredictorError(f"{meta_path}: the network has {net.num_classes} outputs but "
-                         f"{classes.num_classes} classes are listed; the file is damaged.")
+  outputs = head.num_outputs if head else classes.num_classes
+  if net.num_classes != outputs:
+    wants = "its head wants" if head else "its classes want"
+    raise PredictorError(f"{meta_path}: the network has {net.num_classes} outputs but {wants} "
+                         f"{outputs}; the file is damaged.")
   try:
     params = serialization.msgpack_restore(params_path.read_bytes())
   except Exception as exc:  # any decoding failure means a damaged file
@@ -388,8 +522,8 @@ def load_predictor(directory: str | os.PathLike) -> Predictor:
                          "(files from different runs?); retrain or restore both files together.")
   params = jax.tree.map(jnp.asarray, params)
   metadata = {k: v for k, v in meta.items() if k not in (
-      "format_version", "classes", "net", "patch_size", "num_patches", "align")}
-  return Predictor(net, params, classes, patch, num, align, metadata)
+      "format_version", "classes", "head", "net", "patch_size", "num_patches", "align")}
+  return Predictor(net, params, classes, patch, num, align, metadata, head)
 
 
 # ---------------------------------------------------------------------------------------------
