@@ -7,6 +7,7 @@
 #                                      # content export, in the background
 #   ./launch/flagship.sh codec         # the same fine-tune of a codec-conditioned generator
 #   ./launch/flagship.sh codec_l1      # ... on L1 alone
+#   ./launch/flagship.sh codec_ssim    # ... on L1 + (1 - SSIM)
 #   ./launch/flagship.sh curve         # learning curve of the content run's snapshots (foreground)
 #   ./launch/flagship.sh status        # what is running, the last log lines
 # BASE (default workdir/flagship) holds records/, content/, adversarial/. Training survives the
@@ -26,7 +27,7 @@ running() {  # the pid in $1/pid is alive and is one of ours
 }
 
 case "$VARIANT" in
-  content|adversarial|perceptual|codec|codec_l1)
+  content|adversarial|perceptual|codec|codec_l1|codec_ssim)
     WORKDIR="$BASE/$VARIANT"
     mkdir -p "$WORKDIR"
     if running "$WORKDIR"; then

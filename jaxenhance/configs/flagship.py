@@ -12,6 +12,9 @@ Variants (``--config=configs/flagship.py:VARIANT``):
                SVT-AV1's blur differently from H.264's blocks; starts from the content export
                with a zero FiLM table, so step 0 is that export exactly
   codec_l1     the same codec-conditioned fine-tune on L1 alone (the PSNR side of the trade)
+  codec_ssim   the codec-conditioned fine-tune on L1 + (1 - SSIM): SSIM's contrast and structure
+               terms penalise the texture L1 averages away (what raises LPIPS on SVT-AV1's
+               already smooth output) without a learned feature space that can invent detail
 
 Commands (from the repository root; the corpus is fetched once, ~230 MB):
   ./launch/setup.sh --corpus
@@ -41,7 +44,7 @@ from pathlib import Path
 
 import ml_collections
 
-VARIANTS = ("content", "adversarial", "perceptual", "codec", "codec_l1")
+VARIANTS = ("content", "adversarial", "perceptual", "codec", "codec_l1", "codec_ssim")
 
 
 def _default_config():
@@ -93,7 +96,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.critic.layers = "none"  # no adversarial term: the critic is never trained or read
     c.loss.update(l1=1.0, adversarial=0.0)
     c.train.update(steps=5000, warmup_steps=5000, n_critic=1)
-  elif variant in ("perceptual", "codec", "codec_l1"):
+  elif variant in ("perceptual", "codec", "codec_l1", "codec_ssim"):
     # L1 keeps PSNR; the feature loss (each layer's squared error relative to the target's
     # energy) pulls back the texture L1 averages away. The layers are the ones the selection
     # report picks for the critic (relu2_1, relu2_2), named here so no selection run is needed.
@@ -109,6 +112,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       c.train.condition_dropout = 0.2
     if variant == "codec_l1":
       c.loss.perceptual = 0.0
+    if variant == "codec_ssim":
+      # Equal weights: on these crops 1 - SSIM is ~5x the L1 term (0.097 vs 0.018 at the start),
+      # so SSIM leads where contrast is lost and L1 keeps flat regions (and PSNR) anchored.
+      c.loss.update(perceptual=0.0, ssim=1.0)
   else:
     # A short fine-tune (an adversarial step costs ~3x a content step: 176 vs 57 GFLOP at batch
     # 16, 64² crops): the critic's selected VGG layers pull textures back that L1 smooths away.
