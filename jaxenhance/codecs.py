@@ -25,6 +25,10 @@ Sizes: yuv420p needs even dimensions and libx265 at least 16x16, so frames are p
 edge replication up to the next even size (and to 16x16) before encoding and the decoded frames
 are cropped back; ``bits_per_pixel`` is computed over the original (unpadded) pixels.
 
+Quantisers: ``round_trip(..., quantisers=True)`` also opens the decoder with
+``quantiser.SIDE_DATA_OPTION`` and returns each decoded frame's ``quantiser.Quantiser`` (None
+where the decoder exports none: HEVC, AV1, JPEG). The pixels are the same either way.
+
 Alignment: decoded frames are ordered by their presentation timestamps (the encoder is fed
 ``pts = 0..T-1``), and the result is checked to be exactly one decoded frame per source frame;
 anything else raises ``CodecError`` instead of silently misaligning a training pair.
@@ -134,12 +138,15 @@ class RoundTrip:
     num_bytes: compressed size (sum of encoded packets; for jpeg, of the JPEG files).
     bits_per_pixel: ``num_bytes * 8 / (T * H * W)``.
     bitrate: bits per second at the given fps.
+    quantisers: per frame, the decoder's ``quantiser.Quantiser`` or None; None unless asked
+      for (``round_trip(..., quantisers=True)``).
   """
   frames: np.ndarray
   picture_types: list[str]
   num_bytes: int
   bits_per_pixel: float
   bitrate: float
+  quantisers: list | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -392,7 +399,8 @@ def _encoder_options(settings: EncodeSettings) -> dict[str, str]:
   return {"crf": value, "b": "0", "deadline": "good", "cpu-used": preset, "row-mt": "1"}
 
 
-def _video_round_trip(frames: np.ndarray, fps: float, settings: EncodeSettings):
+def _video_round_trip(frames: np.ndarray, fps: float, settings: EncodeSettings,
+                      quantisers: bool = False):
   t, h, w, _ = frames.shape
   padded = _pad_for_420(frames)
   ph, pw = padded.shape[1:3]
@@ -421,6 +429,10 @@ def _video_round_trip(frames: np.ndarray, fps: float, settings: EncodeSettings):
   num_bytes = sum(p.size for p in packets)
 
   dec = av.CodecContext.create(_DECODERS[settings.codec], "r")
+  if quantisers:
+    from jaxenhance import quantiser  # imports this module: imported where it is used
+
+    dec.options = quantiser.SIDE_DATA_OPTION
   decoded = []
   for packet in packets:
     decoded.extend(dec.decode(packet))
@@ -447,7 +459,9 @@ def _video_round_trip(frames: np.ndarray, fps: float, settings: EncodeSettings):
   v = chroma[:, ph * pw // 4:].reshape(t, ph // 2, pw // 2)
   rgb = yuv420_to_rgb(out[:, :ph], u, v)[:, :h, :w]
   types = [_PICTURE_TYPES.get(PictureType(f.pict_type), "P") for f in decoded]
-  return rgb, types, num_bytes
+  if not quantisers:
+    return rgb, types, num_bytes, None
+  return rgb, types, num_bytes, [quantiser.frame_quantiser(f) for f in decoded]
 
 
 def _jpeg_round_trip(frames: np.ndarray, settings: EncodeSettings):
@@ -464,13 +478,15 @@ def _jpeg_round_trip(frames: np.ndarray, settings: EncodeSettings):
   return out, ["I"] * len(frames), num_bytes
 
 
-def round_trip(frames: np.ndarray, fps: float, settings: EncodeSettings) -> RoundTrip:
+def round_trip(frames: np.ndarray, fps: float, settings: EncodeSettings, *,
+               quantisers: bool = False) -> RoundTrip:
   """Compresses ``frames`` with ``settings`` and decodes them back, aligned one-to-one.
 
   Args:
     frames: uint8 RGB [T, H, W, 3] (any size; odd sizes are edge-padded and cropped back).
     fps: frame rate, used for the encoder's time base (rate control) and for ``bitrate``.
     settings: codec and quality.
+    quantisers: also return the decoder's quantiser of each frame (``RoundTrip.quantisers``).
 
   Returns:
     ``RoundTrip`` with decoded frames of the same shape as ``frames``.
@@ -483,12 +499,13 @@ def round_trip(frames: np.ndarray, fps: float, settings: EncodeSettings) -> Roun
     raise CodecError(f"fps must be positive, got {fps}.")
   if settings.codec == "jpeg":
     decoded, types, num_bytes = _jpeg_round_trip(frames, settings)
+    found = [None] * len(frames) if quantisers else None  # JPEG has tables, not a QP map
   else:
-    decoded, types, num_bytes = _video_round_trip(frames, fps, settings)
+    decoded, types, num_bytes, found = _video_round_trip(frames, fps, settings, quantisers)
   t, h, w, _ = frames.shape
   bpp = num_bytes * 8.0 / (t * h * w)
   return RoundTrip(frames=decoded, picture_types=types, num_bytes=int(num_bytes),
-                   bits_per_pixel=bpp, bitrate=num_bytes * 8.0 * fps / t)
+                   bits_per_pixel=bpp, bitrate=num_bytes * 8.0 * fps / t, quantisers=found)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

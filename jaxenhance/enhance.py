@@ -16,6 +16,10 @@ Video (any container/codec PyAV decodes) -> video:
   while the current one runs (JAX dispatch is asynchronous).
 * Temporal generators (``temporal_window`` T > 1) see a sliding window of T frames centred on
   each output frame, with the end frames replicated at the clip ends.
+* A generator that reads the decoder's QP map (``conditioning="codec_qp"``) gets each frame's
+  map from FFmpeg's side data (``quantiser.py``) when the input is H.264 (FFmpeg's ``h264``
+  decoder), one QP per 16x16 macroblock spread over its pixels; other inputs are "unknown",
+  and the route line and the output's metadata comment say which it was.
 * Re-encoded with ``--codec`` (libx264 by default; libvpx-vp9 for ``.webm``; also libx265,
   libsvtav1, ffv1) at ``--crf`` (default visually lossless: x264 12, x265 14, VP9 15, AV1 20) or
   ``--qp`` (``--qp 0`` is lossless in YUV; add ``--pix-fmt yuv444p`` to keep full chroma, or use
@@ -82,6 +86,7 @@ from jaxenhance import (
   image_io,
   inference,
   jpeg_quality,
+  quantiser,
   video_io,
 )
 from jaxenhance.inference import EnhanceError
@@ -185,8 +190,15 @@ def enhance_video(input_path: str | os.PathLike, output_path: str | os.PathLike,
   encoding = encoding or video_io.VideoEncoding()
   info = video_io.probe(src)
   enhancer = enhancer or inference.Enhancer(generator, params, **enhancer_kwargs)
+  # The decoder's own QP map, for a model that reads it and a decoder that exports it.
+  with_qp = enhancer.reads_qp and info.codec in quantiser.QP_MAP_DECODERS
+  qp_route = None
+  if enhancer.reads_qp:
+    qp_route = ("the decoder's, per macroblock" if with_qp
+                else f"unknown (the {info.codec} decoder exports none)")
   enhancer = _told_codec(enhancer, codecs.family_of_decoder(info.codec), src,
-                         f"its {info.codec} stream")
+                         f"its {info.codec} stream", qp_route)
+  qp_frames = {"count": 0}
   total = info.num_frames if max_frames is None else min(max_frames, info.num_frames or max_frames)
   start = time.perf_counter()
   count = 0
@@ -200,7 +212,7 @@ def enhance_video(input_path: str | os.PathLike, output_path: str | os.PathLike,
         time_base = stream.time_base or Fraction(1, 1000)
         writer = video_io.VideoWriter(tmp_out, encoding, info.width, info.height, info.fps,
                                       time_base, info.rotation, audio,
-                                      comment=provenance(enhancer))
+                                      comment=provenance(enhancer, qp_route))
         writers.append(writer)
         if tmp_cmp is not None:
           cw = info.width * (2 if compare_mode == "side" else 1)
@@ -210,8 +222,11 @@ def enhance_video(input_path: str | os.PathLike, output_path: str | os.PathLike,
         for note in dict.fromkeys(notes + [n for w in writers[1:] for n in w.notes]):
           logger.warning("%s: %s", src.name, note)
         decoded = video_io.decode_with_pts(container, stream, src,
-                                           writer.write_audio if audio else None)
+                                           writer.write_audio if audio else None,
+                                           quantisers=with_qp)
         frames = decoded if max_frames is None else _take(decoded, max_frames)
+        if with_qp:
+          frames = _with_qp_maps(frames, qp_frames)
         outputs = enhancer.stream(frames)
         bar = _progress(total, progress, f"enhance {src.name}")
         try:
@@ -238,7 +253,18 @@ def enhance_video(input_path: str | os.PathLike, output_path: str | os.PathLike,
   return {"output": str(out), "frames": count, "seconds": round(seconds, 2),
           "fps": round(count / seconds, 2), "codec": writer.encoder, "pix_fmt": writer.pix_fmt,
           "audio": writer.audio_mode, "rotation": info.rotation,
-          "input_codec": enhancer.codec, "compare": str(cmp) if cmp else None, "notes": notes}
+          "input_codec": enhancer.codec, "qp_map": qp_route, "qp_map_frames": qp_frames["count"],
+          "compare": str(cmp) if cmp else None, "notes": notes}
+
+
+def _with_qp_maps(items: Iterator, counts: dict) -> Iterator:
+  """``(rgb, pts, quantiser)`` -> ``(rgb, pts, QP per pixel or None)``; counts frames with one."""
+  for rgb, pts, q in items:
+    if q is None or not q.has_qp_map:
+      yield rgb, pts, None
+      continue
+    counts["count"] += 1
+    yield rgb, pts, quantiser.pixel_map(q, *rgb.shape[:2])
 
 
 def _take(items: Iterator, n: int) -> Iterator:
@@ -259,22 +285,29 @@ def _progress(total: int | None, enabled: bool, desc: str):
 # Images.
 # ---------------------------------------------------------------------------------------------
 
-def provenance(enhancer: inference.Enhancer) -> str:
-  """The output's metadata comment: what enhanced it and which codec the model was told."""
+def provenance(enhancer: inference.Enhancer, qp_route: str | None = None) -> str:
+  """The output's metadata comment: what enhanced it, which codec the model was told and, for a
+  model that reads it, where its QP map came from (``qp_route``)."""
   if getattr(enhancer.generator, "conditioning", "none") == "none":
     return "enhanced by jaxenhance"
-  return f"enhanced by jaxenhance; input codec told to the model: {enhancer.codec or 'unknown'}"
+  told = f"enhanced by jaxenhance; input codec told to the model: {enhancer.codec or 'unknown'}"
+  if enhancer.reads_qp:
+    told += f"; QP map: {qp_route or 'unknown'}"
+  return told
 
 
-def _told_codec(enhancer: inference.Enhancer, codec: str | None, src: Path, what: str
-                ) -> inference.Enhancer:
-  """``enhancer`` told the input's codec; a codec-conditioned model says once what it was told."""
+def _told_codec(enhancer: inference.Enhancer, codec: str | None, src: Path, what: str,
+                qp_route: str | None = None) -> inference.Enhancer:
+  """``enhancer`` told the input's codec; a conditioned model says once what it was told (and,
+  if it reads one, where its QP map comes from)."""
   if getattr(enhancer.generator, "conditioning", "none") == "none":
     return enhancer
+  qp = f"; QP map: {qp_route or 'unknown'}" if enhancer.reads_qp else ""
   if codec is None:
-    logger.warning("%s: codec not known to the model (%s); enhancing as unknown", src.name, what)
+    logger.warning("%s: codec not known to the model (%s); enhancing as unknown%s", src.name,
+                   what, qp)
   else:
-    logger.warning("%s: enhancing as %s (from %s)", src.name, codec, what)
+    logger.warning("%s: enhancing as %s (from %s)%s", src.name, codec, what, qp)
   return enhancer.for_codec(codec)
 
 
@@ -296,15 +329,16 @@ def enhance_image(input_path: str | os.PathLike, output_path: str | os.PathLike,
   for note in notes:
     logger.warning("%s: %s", src.name, note)
   enhancer = enhancer or inference.Enhancer(generator, params, **enhancer_kwargs)
+  qp_route = "unknown (images carry no QP map)" if enhancer.reads_qp else None
   enhancer = _told_codec(enhancer, "jpeg" if jpeg is not None else None, src,
-                         "a JPEG file" if jpeg is not None else "an image file")
+                         "a JPEG file" if jpeg is not None else "an image file", qp_route)
   start = time.perf_counter()
   enhanced = inference.enhance_array(rgb[None], generator, params, enhancer=enhancer)[0]
   _check_stop()
   formats = Image.registered_extensions()
   with atomic_write.outputs(out, cmp) as (tmp_out, tmp_cmp):
     image_io.save_image(tmp_out, enhanced, alpha, quality, formats[out.suffix.lower()],
-                        comment=provenance(enhancer))
+                        comment=provenance(enhancer, qp_route))
     if tmp_cmp is not None:
       image_io.save_image(tmp_cmp, image_io.compare_frame(rgb, enhanced, compare_mode), None,
                           quality, formats[cmp.suffix.lower()])

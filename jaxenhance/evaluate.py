@@ -211,7 +211,8 @@ def evaluate_checkpoint(config: Any, checkpoint: str | os.PathLike, *,
   t = int(meta["generator"].get("temporal_window", 1))
   if clips:
     batch = int(config.get("eval", {}).get("batch_size", 8) or 8)
-    encoded = encode_clips(config, clips, max_frames=max_examples or None)
+    encoded = encode_clips(config, clips, max_frames=max_examples or None,
+                           quantisers=generator.reads_qp)
     evaluator = Evaluator(config, batches=clip_batches(encoded, t, batch), metrics=metrics)
     data = "clips " + ", ".join(clips)
   else:

@@ -75,6 +75,8 @@ class EvalBatch:
     rung: codec rung of each row (e.g. ``h264_qp32``); padding rows ''.
     source: source clip id of each row.
     bits_per_pixel: float [B], the codec's cost of each row's frame (clip average for clips).
+    qp_map: uint8 [B, H, W], the decoder's QP of each pixel of the centre frame (255:
+      unknown), or None (unknown everywhere); read by QP-conditioned generators only.
   """
   lq: np.ndarray
   gt: np.ndarray
@@ -82,6 +84,7 @@ class EvalBatch:
   rung: list[str]
   source: list[str]
   bits_per_pixel: np.ndarray
+  qp_map: np.ndarray | None = None
 
   def __post_init__(self):
     if self.lq.ndim == 4:
@@ -99,6 +102,9 @@ class EvalBatch:
     if not (len(self.mask) == len(self.rung) == len(self.source) == len(self.bits_per_pixel)
             == b):
       raise EvaluationError("mask, rung, source and bits_per_pixel need one entry per row")
+    if self.qp_map is not None and self.qp_map.shape != (b,) + self.gt.shape[1:3]:
+      raise EvaluationError(f"a QP map per row of {self.gt.shape[1:3]} pixels is needed; got "
+                            f"{self.qp_map.shape}")
 
   @property
   def count(self) -> int:
@@ -133,7 +139,7 @@ class EvalBatch:
 
 
 def _padded(lq: np.ndarray, gt: np.ndarray, size: int, rung: list[str], source: list[str],
-            bpp: np.ndarray) -> EvalBatch:
+            bpp: np.ndarray, qp_map: np.ndarray | None = None) -> EvalBatch:
   """A batch of ``len(gt)`` rows padded to ``size`` by repeating the last row (mask False)."""
   n = gt.shape[0]
   pad = size - n
@@ -143,9 +149,12 @@ def _padded(lq: np.ndarray, gt: np.ndarray, size: int, rung: list[str], source: 
     lq = np.concatenate([lq, np.repeat(lq[-1:], pad, axis=0)])
     gt = np.concatenate([gt, np.repeat(gt[-1:], pad, axis=0)])
     bpp = np.concatenate([bpp, np.full(pad, np.nan, np.float32)])
+    if qp_map is not None:
+      qp_map = np.concatenate([qp_map, np.repeat(qp_map[-1:], pad, axis=0)])
   return EvalBatch(lq=np.ascontiguousarray(lq), gt=np.ascontiguousarray(gt),
                    mask=np.arange(size) < n, rung=list(rung) + [""] * pad,
-                   source=list(source) + [""] * pad, bits_per_pixel=bpp.astype(np.float32))
+                   source=list(source) + [""] * pad, bits_per_pixel=bpp.astype(np.float32),
+                   qp_map=qp_map)
 
 
 def _eval_config(config: Any, batch_size: int | None, process_count: int) -> Any:
@@ -191,7 +200,8 @@ def record_batches(config: Any, data_dir: str | os.PathLike, split: str = "test"
         lq=raw["lq"], gt=raw["gt"], mask=mask,
         rung=[m["rung"] for m in meta] + [""] * (size - keep),
         source=[m["source_id"] for m in meta] + [""] * (size - keep),
-        bits_per_pixel=np.where(mask, raw["bits_per_pixel"], np.nan).astype(np.float32)))
+        bits_per_pixel=np.where(mask, raw["bits_per_pixel"], np.nan).astype(np.float32),
+        qp_map=raw.get("qp_map")))
     seen += keep
     if seen >= limit:
       break
@@ -202,9 +212,10 @@ def record_batches(config: Any, data_dir: str | os.PathLike, split: str = "test"
 
 def encode_clips(config: Any, source_specs: Sequence[str],
                  rungs: Sequence[codecs.EncodeSettings] | None = None,
-                 max_frames: int | None = None) -> list[tuple[Any, codecs.EncodeSettings,
-                                                              codecs.RoundTrip]]:
-  """Loads ``source_specs`` as the records builder does and encodes each at every rung.
+                 max_frames: int | None = None, quantisers: bool = False
+                 ) -> list[tuple[Any, codecs.EncodeSettings, codecs.RoundTrip]]:
+  """Loads ``source_specs`` as the records builder does and encodes each at every rung
+  (``quantisers``: with the decoder's quantiser of each frame, for a QP-conditioned model).
 
   Returns:
     ``(clip, rung, round_trip)`` per clip and rung.
@@ -221,25 +232,31 @@ def encode_clips(config: Any, source_specs: Sequence[str],
                                   seed=int(config.get("seed", 0)))
   if not clips:
     raise EvaluationError(f"no clips in {list(source_specs)}: the evaluation set is empty")
-  return [(clip, rung, codecs.round_trip(clip.frames, clip.fps, rung))
+  return [(clip, rung, codecs.round_trip(clip.frames, clip.fps, rung, quantisers=quantisers))
           for clip in clips for rung in rungs]
 
 
 def clip_batches(encoded: Iterable[tuple[Any, codecs.EncodeSettings, codecs.RoundTrip]],
                  temporal_window: int = 1, batch_size: int = 8) -> list[EvalBatch]:
-  """Whole decoded frames as evaluation batches (one clip and rung per batch)."""
+  """Whole decoded frames as evaluation batches (one clip and rung per batch), with the
+  decoder's QP maps where the round trip kept its quantisers."""
+  from jaxenhance import quantiser
   from jaxenhance.data import records
 
   batches = []
   for clip, rung, rt in encoded:
     n = rt.frames.shape[0]
     windows = np.stack([rt.frames[records.window(t, n, temporal_window)] for t in range(n)])
+    maps = None
+    if rt.quantisers is not None:
+      maps = np.stack([quantiser.pixel_map(q, *rt.frames.shape[1:3]) for q in rt.quantisers])
     for start in range(0, n, batch_size):
       stop = min(start + batch_size, n)
       k = stop - start
       batches.append(_padded(windows[start:stop], clip.frames[start:stop], batch_size,
                              [rung.tag] * k, [clip.source_id] * k,
-                             np.full(k, rt.bits_per_pixel, np.float32)))
+                             np.full(k, rt.bits_per_pixel, np.float32),
+                             None if maps is None else maps[start:stop]))
   if not batches:
     raise EvaluationError("the evaluation set is empty (no decoded frames)")
   return batches
@@ -347,7 +364,7 @@ class Evaluator:
       else:
         codec = np.array([generator_lib.codec_index(rung.split("_")[0]) for rung in batch.rung],
                          np.int32)  # padding rows ('') are unknown
-        pred, nan_rows = inference.batch_fn(generator)(g_vars, batch.lq, codec)
+        pred, nan_rows = inference.batch_fn(generator)(g_vars, batch.lq, codec, batch.qp_map)
         nan += int(np.sum(np.asarray(nan_rows)[batch.mask]))
       gt = jnp.asarray(batch.gt)
       out = metrics_fn(self._lpips_params, pred, gt)

@@ -26,6 +26,10 @@ Non-finite losses and updates never reach the parameters: the step keeps the pre
 counts the event in ``state["nonfinite"]``; the trainer raises (or carries on, by config) when
 it sees it.
 The RNG is ``fold_in(state["rng"], step)``.
+
+A conditioned generator is told each row's codec (``condition_codes``) and, with
+``conditioning="codec_qp"``, the decoder's QP map of its patch (``condition_qp_map``); both are
+hidden together on the ``train.condition_dropout`` share of rows drawn from the step number.
 """
 
 from __future__ import annotations
@@ -36,12 +40,17 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxenhance import losses
+from jaxenhance import errors, losses
 from jaxenhance.models import critic as critic_lib
+from jaxenhance.models import generator as generator_lib
 
 CRITIC_LOOPS = ("unroll", "scan")
 State = dict[str, Any]
 Metrics = dict[str, jax.Array]
+
+
+class ConditioningError(errors.JaxenhanceError, ValueError):
+  """The generator asks for an input the configured batches do not hold; says what to set."""
 
 
 def batch_to_float(batch: dict[str, jax.Array]) -> tuple[jax.Array, jax.Array]:
@@ -53,18 +62,38 @@ def batch_to_float(batch: dict[str, jax.Array]) -> tuple[jax.Array, jax.Array]:
   return lq, gt
 
 
+def condition_dropped(n: int, step: jax.Array, dropout: float) -> jax.Array | None:
+  """bool [n]: the rows whose conditioning is hidden at ``step`` (None: no dropout).
+
+  Drawn from the step number, so a resumed run draws the same; the codec and the QP map of a
+  row are hidden together.
+  """
+  if dropout <= 0:
+    return None
+  key = jax.random.fold_in(jax.random.PRNGKey(0x60D3C), step)
+  return jax.random.bernoulli(key, dropout, (n,))
+
+
 def condition_codes(batch: dict[str, jax.Array], step: jax.Array, dropout: float) -> jax.Array:
   """The generator's codec rows ([N] int32, ``generator.CONDITION_CODECS``) for a batch.
 
   The records' ``codec`` indexes ``codecs.CODECS`` (-1: unknown), one less than the FiLM row.
-  A ``dropout`` share of the rows, drawn from the step number (so a resumed run draws the same),
-  is set to unknown: the model must also work where nothing tells it the codec.
+  A ``dropout`` share of the rows (``condition_dropped``) is set to unknown: the model must also
+  work where nothing tells it the codec.
   """
   codes = jnp.maximum(batch["codec"].astype(jnp.int32) + 1, 0)
-  if dropout > 0:
-    key = jax.random.fold_in(jax.random.PRNGKey(0x60D3C), step)
-    codes = jnp.where(jax.random.bernoulli(key, dropout, codes.shape), 0, codes)
-  return codes
+  dropped = condition_dropped(codes.shape[0], step, dropout)
+  return codes if dropped is None else jnp.where(dropped, 0, codes)
+
+
+def condition_qp_map(batch: dict[str, jax.Array], step: jax.Array, dropout: float) -> jax.Array:
+  """The batch's ``qp_map`` (uint8 [N, H, W]) with the rows ``condition_codes`` hides at
+  ``step`` set to unknown (``generator.QP_UNKNOWN``) as well."""
+  qp = batch["qp_map"]
+  dropped = condition_dropped(qp.shape[0], step, dropout)
+  if dropped is None:
+    return qp
+  return jnp.where(dropped[:, None, None], jnp.asarray(generator_lib.QP_UNKNOWN, qp.dtype), qp)
 
 
 def centre_frame(lq: jax.Array) -> jax.Array:
@@ -170,18 +199,30 @@ def make_steps(generator: Any, critic: Any, g_opt: optax.GradientTransformation,
     return critic_lib.critic_features(vgg_params, images, vgg_layers, channels)
 
   conditioned = getattr(generator, "conditioning", "none") != "none"
+  reads_qp = getattr(generator, "reads_qp", False)
+  if reads_qp and not config.data.get("quantiser", False):
+    raise ConditioningError("generator.conditioning='codec_qp' reads the decoder's QP map of "
+                            "each patch: set data.quantiser=True (records are rebuilt with it)")
   condition_dropout = float(config.train.get("condition_dropout", 0.0))
 
-  def codes_of(state, batch):
-    return condition_codes(batch, state["step"], condition_dropout) if conditioned else None
+  def condition_of(state, batch):
+    """The generator's conditioning keywords for a batch (none for a plain generator)."""
+    if not conditioned:
+      return {}
+    cond = {"codec": condition_codes(batch, state["step"], condition_dropout)}
+    if reads_qp:
+      cond["qp_map"] = condition_qp_map(batch, state["step"], condition_dropout)
+    return cond
 
-  def generator_forward(g_params, vgg_params, lq, adversarial: bool, codec=None):
-    """G(lq) raw (for the content loss), clipped (for the critic and VGG), and its VGG taps."""
+  def generator_forward(g_params, vgg_params, lq, adversarial: bool, cond=None):
+    """G(lq) raw (for the content loss), clipped (for the critic and VGG), and its VGG taps.
+
+    ``cond``: the generator's conditioning keywords (``condition_of``; None: none)."""
     # The content loss sees the raw output, the critic and VGG the clipped one. (With a
     # straight-through clip a pixel past 0 or 1 on a saturated target gets no gradient back, so
     # such outputs drift further batch after batch; measured: train PSNR fell from 31.6 to
     # 8.8 dB within 900 steps at lr 3e-4.)
-    raw = generator.apply(g_params, lq, clip=False, codec=codec)
+    raw = generator.apply(g_params, lq, clip=False, **(cond or {}))
     fake = jnp.clip(raw, 0.0, 1.0)
     fake_taps = taps_of(vgg_params, fake) if (use_perceptual or (adversarial and wgan)) else {}
     return raw, fake, fake_taps
@@ -201,18 +242,18 @@ def make_steps(generator: Any, critic: Any, g_opt: optax.GradientTransformation,
         perceptual_normalize=loss_cfg.get("perceptual_normalize", "layer"))
 
   def generator_terms(g_params, d_params, vgg_params, lq, gt, real_taps, adversarial: bool,
-                      codec):
-    outputs = generator_forward(g_params, vgg_params, lq, adversarial, codec)
+                      cond):
+    outputs = generator_forward(g_params, vgg_params, lq, adversarial, cond)
     return generator_head(*outputs, d_params, lq, gt, real_taps, adversarial)
 
   def apply_generator_grads(state, grads):
     updates, g_opt_state = g_opt.update(grads, state["g_opt"], state["g_params"])
     return optax.apply_updates(state["g_params"], updates), g_opt_state
 
-  def generator_update(state, vgg_params, lq, gt, real_taps, adversarial: bool, codec):
+  def generator_update(state, vgg_params, lq, gt, real_taps, adversarial: bool, cond):
     grad_fn = jax.value_and_grad(generator_terms, has_aux=True)
     (g_loss, metrics), grads = grad_fn(state["g_params"], state["d_params"], vgg_params, lq, gt,
-                                       real_taps, adversarial, codec)
+                                       real_taps, adversarial, cond)
     g_params, g_opt_state = apply_generator_grads(state, grads)
     metrics["g_grad_norm"] = optax.global_norm(grads)
     return g_params, g_opt_state, g_loss, metrics
@@ -234,7 +275,7 @@ def make_steps(generator: Any, critic: Any, g_opt: optax.GradientTransformation,
     lq, gt = batch_to_float(batch)
     real_taps = taps_of(vgg_params, gt) if use_perceptual else {}
     g_params, g_opt_state, g_loss, metrics = generator_update(
-        state, vgg_params, lq, gt, real_taps, adversarial=False, codec=codes_of(state, batch))
+        state, vgg_params, lq, gt, real_taps, adversarial=False, cond=condition_of(state, batch))
     new = dict(state, g_params=g_params, g_opt=g_opt_state)
     return finish(state, new, _all_finite(g_loss), metrics)
 
@@ -242,15 +283,15 @@ def make_steps(generator: Any, critic: Any, g_opt: optax.GradientTransformation,
     lq, gt = batch_to_float(batch)
     n = gt.shape[0]
     rng = jax.random.fold_in(state["rng"], state["step"])
-    codec = codes_of(state, batch)
+    cond = condition_of(state, batch)
     if reuse_forward:
       # G(lq) and its taps, with their VJP: the generator update below reuses both forwards.
       (raw, fake, fake_taps), pullback = jax.vjp(
-          lambda p: generator_forward(p, vgg_params, lq, adversarial=True, codec=codec),
+          lambda p: generator_forward(p, vgg_params, lq, adversarial=True, cond=cond),
           state["g_params"])
       real_taps = taps_of(vgg_params, gt) if vgg_layers else {}
     else:
-      fake = jax.lax.stop_gradient(generator.apply(state["g_params"], lq, codec=codec))
+      fake = jax.lax.stop_gradient(generator.apply(state["g_params"], lq, **cond))
       if vgg_layers:  # one VGG pass over real and fake together
         real_taps, fake_taps = critic_lib.split_taps(
             taps_of(vgg_params, jnp.concatenate([gt, fake])), n)
@@ -296,7 +337,7 @@ def make_steps(generator: Any, critic: Any, g_opt: optax.GradientTransformation,
       g_metrics["g_grad_norm"] = optax.global_norm(grads)
     else:
       g_params, g_opt_state, g_loss, g_metrics = generator_update(
-          updated, vgg_params, lq, gt, real_taps, adversarial=True, codec=codec)
+          updated, vgg_params, lq, gt, real_taps, adversarial=True, cond=cond)
     new = dict(updated, g_params=g_params, g_opt=g_opt_state)
     metrics = {**d_metrics, **g_metrics}
     return finish(state, new, _all_finite(g_loss, d_metrics["d_loss"]), metrics)

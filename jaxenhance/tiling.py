@@ -146,19 +146,22 @@ def plan_tiles(height: int, width: int, max_tile: int = 512, overlap: int = 64,
   return TilePlan(height, width, th, tw, ys, xs, overlap)
 
 
-def map_tiles(fn: Callable[[jax.Array], jax.Array], frames: jax.Array, plan: TilePlan,
-              weights: jax.Array, window: int = 1, tiles_per_call: int = 1) -> jax.Array:
+def map_tiles(fn: Callable[..., jax.Array], frames: jax.Array, plan: TilePlan,
+              weights: jax.Array, window: int = 1, tiles_per_call: int = 1,
+              side: jax.Array | None = None) -> jax.Array:
   """Runs ``fn`` tile by tile over frames and blends its outputs: the tiled ``fn(frames)``.
 
   Args:
     fn: [k, window, th, tw, C] -> [k, th, tw, C_out] (``k = tiles_per_call``), e.g. the
-      generator with its input conversion.
+      generator with its input conversion; with ``side``, ``fn(tiles, side_tiles)``.
     frames: [B + window - 1, H, W, C] with ``H, W`` the plan's (padded) size, any dtype; output
       frame ``b`` reads frames ``b .. b + window - 1``.
     plan: the tiles.
     weights: ``plan.weights()`` (an argument, so a jitted caller does not embed it).
     window: frames per output frame (a temporal generator's T).
     tiles_per_call: tiles per ``fn`` call.
+    side: [B, H, W, ...], a plane per output frame cut into the same tiles
+      ([k, th, tw, ...]), e.g. the decoder's QP map of each output frame.
 
   Returns:
     float32 [B, H, W, C_out]: each output pixel the weighted blend of the tiles covering it.
@@ -183,16 +186,24 @@ def map_tiles(fn: Callable[[jax.Array], jax.Array], frames: jax.Array, plan: Til
     return jax.lax.dynamic_slice(frames, (job[0], job[1], job[2], 0),
                                  (window, th, tw, frames.shape[-1]))
 
+  def take_side(job):
+    at = (job[0], job[1], job[2]) + (0,) * (side.ndim - 3)
+    return jax.lax.dynamic_slice(side, at, (1, th, tw) + side.shape[3:])[0]
+
+  def call_fn(job):
+    tiles = jax.vmap(take)(job)
+    return fn(tiles) if side is None else fn(tiles, jax.vmap(take_side)(job))
+
   def step(call, out):
     job = jobs[call]
-    y = fn(jax.vmap(take)(job)).astype(jnp.float32) * weights[job[:, 3]] * live[call]
+    y = call_fn(job).astype(jnp.float32) * weights[job[:, 3]] * live[call]
     for j in range(tiles_per_call):
       at = (job[j, 0], job[j, 1], job[j, 2], 0)
       region = jax.lax.dynamic_slice(out, at, (1, th, tw, out.shape[-1]))
       out = jax.lax.dynamic_update_slice(out, region + y[j][None], at)
     return out
 
-  channels = jax.eval_shape(fn, jax.ShapeDtypeStruct(
-      (tiles_per_call, window, th, tw, frames.shape[-1]), frames.dtype)).shape[-1]
+  channels = jax.eval_shape(call_fn, jax.ShapeDtypeStruct((tiles_per_call, 4), jnp.int32)
+                            ).shape[-1]
   out = jnp.zeros((b, plan.height, plan.width, channels), jnp.float32)
   return jax.lax.fori_loop(0, calls, step, out)

@@ -270,9 +270,10 @@ def init_generator_from(state: dict, export_dir: str | Path, state_sharding: Any
   _, params, meta = export.load_generator(export_dir)
   want = traverse_util.flatten_dict(jax.tree.map(lambda x: tuple(x.shape), state["g_params"]))
   got = traverse_util.flatten_dict(jax.tree.map(np.shape, params))
-  # A codec-conditioned generator may start from an unconditioned export: its FiLM table is
-  # absent there and keeps its zero init, so the start computes exactly what the export did.
-  added = {k for k in set(want) - set(got) if "codec_film" in k}
+  # A conditioned generator may start from a plain or codec-only export: its FiLM table and QP
+  # input kernel are absent there and keep their zero init, so the start computes exactly what
+  # the export did.
+  added = {k for k in set(want) - set(got) if "codec_film" in k or "qp_stem" in k}
   if set(got) != set(want) - added or any(want[k] != got[k] for k in got):
     raise ValueError(f"train.init_generator={export_dir} holds a generator of another shape "
                      f"({meta.get('generator')}); it must match the config's generator section")

@@ -318,11 +318,20 @@ def read_frames(path: str | os.PathLike, start: int = 0, max_frames: int | None 
 # Decoding with timestamps and audio (the enhance CLI's input side).
 # ---------------------------------------------------------------------------------------------
 
-def decode_with_pts(container, stream, path, on_audio=None) -> Iterator[tuple[np.ndarray, int]]:
+def decode_with_pts(container, stream, path, on_audio=None, quantisers: bool = False
+                    ) -> Iterator[tuple]:
   """Yields ``(rgb uint8 [H, W, 3], pts)`` in presentation order from an open container (frames
   without a pts get the previous one plus a frame's duration); with ``on_audio``, the first
   audio stream's packets go to it as they are demuxed (the enhance CLI copies them into its
-  output). Decoding failures part way raise ``VideoError`` (truncated or corrupt data)."""
+  output). With ``quantisers`` (before anything is decoded), the decoder exports its side data
+  and each item is ``(rgb, pts, quantiser.Quantiser or None)``. Decoding failures part way raise
+  ``VideoError`` (truncated or corrupt data)."""
+  read_quantiser = None
+  if quantisers:
+    from jaxenhance import quantiser  # it reads files through this module: imported here
+
+    stream.codec_context.options = quantiser.SIDE_DATA_OPTION
+    read_quantiser = quantiser.frame_quantiser
   step = 1
   if stream.average_rate and stream.time_base:
     step = max(1, round(1 / (stream.average_rate * stream.time_base)))
@@ -332,7 +341,10 @@ def decode_with_pts(container, stream, path, on_audio=None) -> Iterator[tuple[np
     for frame in frames:
       pts = frame.pts if frame.pts is not None else (0 if last is None else last + step)
       last = pts
-      yield codecs.frame_to_rgb(frame), pts
+      if read_quantiser is None:
+        yield codecs.frame_to_rgb(frame), pts
+      else:
+        yield codecs.frame_to_rgb(frame), pts, read_quantiser(frame)
   finally:
     frames.close()  # the demuxer goes before its container
 

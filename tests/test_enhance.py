@@ -289,6 +289,51 @@ def test_codec_conditioned_model_is_told_the_input_codec(tmp_path, frames, caplo
   assert codecs.family_of_decoder("libdav1d") == "av1" and codecs.family_of_decoder("mpeg2video") is None
 
 
+def test_qp_conditioned_model_reads_the_h264_decoders_qp_map(tmp_path, frames, caplog):
+  """H.264 input: each frame's macroblock QPs reach the model and the output says so; other
+  inputs are enhanced with the QP unknown, said once."""
+  from jaxenhance import quantiser
+
+  config = {"kind": "residual", "width": 8, "num_scales": 1, "num_blocks": 1,
+            "conditioning": "codec_qp"}
+  generator = generator_lib.make_generator(config)
+  shapes = jax.eval_shape(generator.init, jax.random.PRNGKey(0),
+                          np.zeros((1, 16, 16, 3), np.float32))
+  rng = np.random.default_rng(0)
+  params = jax.tree.map(lambda s: (0.05 * rng.standard_normal(s.shape)).astype(np.float32),
+                        shapes)
+  params["params"]["qp_stem"]["kernel"] *= 10  # the map moves the output by several levels
+  enhancer = inference.Enhancer(generator, params, batch_size=2)
+  src = write_clip(tmp_path / "in.mp4", frames[:3], options={"crf": "30"})
+  summary = enhance.enhance_video(src, tmp_path / "out.mkv", generator, params,
+                                  encoding=video_io.VideoEncoding(codec="ffv1"),  # lossless RGB
+                                  enhancer=enhancer, progress=False)
+  assert summary["qp_map"].startswith("the decoder's") and summary["qp_map_frames"] == 3
+  assert "enhancing as h264 (from its h264 stream); QP map: the decoder's" in caplog.text
+  with av.open(str(tmp_path / "out.mkv")) as container:
+    tags = {k.lower(): v for k, v in container.metadata.items()}
+    assert "QP map: the decoder's" in tags["comment"]
+  # The output is the generator told each frame's own map (decoded here independently).
+  decoded = list(quantiser.iter_quantisers(src))
+  lq = np.stack([rgb for rgb, _ in decoded])
+  maps = np.stack([quantiser.pixel_map(q, 48, 64) for _, q in decoded])
+  assert (maps < 52).all()
+  want = generator.apply(params, lq.astype(np.float32) / 255.0, qp_map=maps,
+                         codec=np.array([generator_lib.codec_index("h264")] * 3))
+  want = np.round(np.clip(np.asarray(want), 0, 1) * 255).astype(int)
+  got = decode(tmp_path / "out.mkv")[0]
+  assert np.abs(got - want).max() <= 1
+  blind = inference.enhance_array(lq, generator, params, enhancer=enhancer.for_codec("h264"))
+  assert np.abs(blind - want).max() >= 3  # without the map the output differs
+  caplog.clear()
+  other = write_clip(tmp_path / "in.mkv", frames[:2], codec="ffv1", pix_fmt="yuv420p")
+  summary = enhance.enhance_video(other, tmp_path / "out2.mkv", generator, params,
+                                  encoding=video_io.VideoEncoding(qp=0), enhancer=enhancer,
+                                  progress=False)
+  assert summary["qp_map_frames"] == 0 and summary["qp_map"].startswith("unknown")
+  assert caplog.text.count("QP map: unknown (the ffv1 decoder exports none)") == 1
+
+
 def test_image_in_image_out(tmp_path, frames, model, enhancer):
   generator, params = model
   rgba = np.dstack([frames[0], np.linspace(0, 255, 64 * 48).reshape(48, 64).astype(np.uint8)])

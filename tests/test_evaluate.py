@@ -108,6 +108,34 @@ def test_clip_mode_evaluates_whole_frames(fresh):
   assert results["overall"]["compressed"] == results["overall"]["enhanced"]
 
 
+def test_clip_mode_gives_a_qp_conditioned_model_the_decoders_map(fresh):
+  """H.264 clips keep the decoder's QP map per frame and the model reads it; JPEG's is unknown."""
+  config, _, _ = fresh
+  from jaxenhance import codecs
+
+  rungs = [codecs.EncodeSettings("h264", "qp", 37, preset="ultrafast"),
+           codecs.EncodeSettings("jpeg", "qf", 10)]
+  encoded = evaluation.encode_clips(config, ["sample:carphone"], rungs, max_frames=3,
+                                    quantisers=True)
+  batches = evaluation.clip_batches(encoded, temporal_window=1, batch_size=3)
+  h264, jpeg = batches
+  assert h264.qp_map.shape == (3, 72, 88) and (h264.qp_map[0] == 34).all()  # I frame: 37 - 3
+  assert (h264.qp_map[1:] <= 51).all() and (jpeg.qp_map == 255).all()
+  cfg = config.generator.to_dict() | {"conditioning": "codec_qp"}
+  generator = generator_lib.make_generator(cfg)
+  params = generator.init(jax.random.PRNGKey(0), np.zeros((1, 1, 16, 16, 3), np.float32))
+  rng = np.random.default_rng(0)
+  params = jax.tree.map(lambda p: p + 0.05 * rng.standard_normal(p.shape).astype(np.float32),
+                        params)
+  ev = evaluation.Evaluator(config, batches=[h264], metrics=("psnr",))
+  blind = evaluation.Evaluator(config, batches=[evaluation.EvalBatch(
+      h264.lq, h264.gt, h264.mask, h264.rung, h264.source, h264.bits_per_pixel)],
+                               metrics=("psnr",))
+  told, not_told = (e.evaluate(generator, params)["overall"]["enhanced"]["psnr"]
+                    for e in (ev, blind))
+  assert told != not_told
+
+
 def test_nan_generator_is_an_error(fresh, records):
   config, generator, params = fresh
   ev = evaluation.Evaluator(config, records, metrics=("psnr",), max_examples=3)

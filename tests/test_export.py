@@ -53,6 +53,16 @@ def test_round_trip(saved):
   assert jax.tree.all(jax.tree.map(np.array_equal, loaded, params))
 
 
+def test_round_trip_of_a_qp_conditioned_generator(tmp_path):
+  config = tiny_config().generator
+  config.conditioning = "codec_qp"
+  params = generator_lib.make_generator(config).init(
+      jax.random.PRNGKey(0), np.zeros((1, 1, 16, 16, 3), np.float32))
+  generator, loaded, _ = export.load_generator(export.save_generator(tmp_path, config, params))
+  assert generator.reads_qp and "qp_stem" in loaded["params"]
+  assert jax.tree.all(jax.tree.map(np.array_equal, loaded, jax.tree.map(np.asarray, params)))
+
+
 # Raw JSON text where the hostile value cannot be written by json.dumps (1e400, NaN).
 HOSTILE_META = {
     "a list": ("[1, 2]", "JSON object"),

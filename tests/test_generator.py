@@ -299,3 +299,65 @@ def test_codec_conditioning_starts_as_the_plain_model_and_separates_codecs():
   assert gen_lib.codec_index("mpeg2") == gen_lib.codec_index(None) == 0
   with pytest.raises(ValueError, match="conditioning"):
     gen_lib.make_generator({"conditioning": "qp"})
+
+
+def _qp_pair(kind="residual"):
+  """A codec-only generator with perturbed parameters and its codec_qp twin's parameters."""
+  cfg = {"kind": kind, "width": 8, "num_scales": 1, "num_blocks": 2}
+  codec = gen_lib.make_generator({**cfg, "conditioning": "codec"})
+  qp = gen_lib.make_generator({**cfg, "conditioning": "codec_qp"})
+  x = jnp.asarray(_jpeg_frames(2, 24, 32))
+  params = codec.init(KEY, x)
+  params = jax.tree.map(lambda p: p + 0.05 * jax.random.normal(jax.random.PRNGKey(2), p.shape),
+                        params)
+  stem = qp.init(KEY, x)["params"]["qp_stem"]
+  return codec, qp, x, params, {"params": {**params["params"], "qp_stem": stem}}
+
+
+def _qp_maps():
+  """Two H.264-like QP maps per 8x8 block (24x32 frames), one with an unknown region."""
+  rng = np.random.default_rng(0)
+  blocks = rng.integers(24, 45, (2, 3, 4)).astype(np.uint8)
+  maps = np.repeat(np.repeat(blocks, 8, axis=1), 8, axis=2)
+  maps[1, :, :8] = gen_lib.QP_UNKNOWN
+  return jnp.asarray(maps)
+
+
+@pytest.mark.parametrize("kind", ["residual", "fast"])
+def test_qp_input_starts_as_the_codec_only_model(kind):
+  """The QP channels' kernel starts at zero: with any map the start is the codec-only model."""
+  codec, qp, x, params, both = _qp_pair(kind)
+  from jaxenhance import quantiser
+
+  assert gen_lib.QP_UNKNOWN == quantiser.UNKNOWN  # what the records and decoders write
+  assert both["params"]["qp_stem"]["kernel"].shape == (3, 3, 2, 8)
+  assert not np.any(both["params"]["qp_stem"]["kernel"])
+  codes = jnp.array([gen_lib.codec_index("h264"), gen_lib.codec_index("jpeg")])
+  ref = codec.apply(params, x, clip=False, codec=codes)
+  np.testing.assert_array_equal(qp.apply(both, x, clip=False, codec=codes, qp_map=_qp_maps()),
+                                ref)
+  np.testing.assert_array_equal(qp.apply(both, x, clip=False, codec=codes), ref)
+
+
+def test_qp_input_weights_learn_from_known_qp_only():
+  """The QP kernel gets gradient where the map is known; an unknown map gives it none, and a
+  trained kernel changes the output only where the map says something."""
+  _, qp, x, _, both = _qp_pair()
+  target = x[:, ::-1]
+
+  def loss(params, qp_map):
+    return jnp.mean((qp.apply(params, x, clip=False, qp_map=qp_map) - target) ** 2)
+
+  grad = jax.grad(loss)(both, _qp_maps())["params"]["qp_stem"]["kernel"]
+  assert float(jnp.abs(grad).max()) > 1e-6
+  assert np.all(np.abs(np.asarray(grad)).sum(axis=(0, 1, 3)) > 0)  # both channels
+  unknown = jnp.full((2, 24, 32), gen_lib.QP_UNKNOWN, jnp.uint8)
+  for qp_map in (None, unknown):
+    none = jax.grad(loss)(both, qp_map)["params"]["qp_stem"]["kernel"]
+    assert not np.any(none)
+  trained = jax.tree.map(lambda p: p, both)
+  trained["params"]["qp_stem"] = {"kernel": grad * 100.0}
+  plain = qp.apply(trained, x, clip=False)
+  np.testing.assert_array_equal(qp.apply(trained, x, clip=False, qp_map=unknown), plain)
+  told = qp.apply(trained, x, clip=False, qp_map=_qp_maps())
+  assert float(jnp.abs(told - plain).max()) > 1e-3

@@ -165,6 +165,56 @@ def test_codec_weights_mix_in_proportion(built):
     pipeline.make_dataset(config, data_dir)
 
 
+@pytest.fixture(scope="module")
+def built_qp(tmp_path_factory):
+  """Records with the decoder's QP map; x264 CRF (adaptive quantisation) varies it per block."""
+  workdir = tmp_path_factory.mktemp("pipeline_qp")
+  config = tiny_config()
+  config.data.quantiser = True
+  config.data.test_sources = ("sample:carphone",)
+  config.data.train_sources = ("sample:bikes",)
+  config.data.ladder = [{"codec": "h264", "param": "crf", "values": [30]},
+                        {"codec": "jpeg", "param": "qf", "values": [20]}]
+  builder.build_dataset(config, workdir)
+  return config, layout.data_dir(config, workdir)
+
+
+def test_qp_maps_are_cropped_and_flipped_with_lq_and_gt(built_qp):
+  config, data_dir = built_qp
+  batch = _take(pipeline.make_dataset(config, data_dir), 1)[0]
+  spec = pipeline.batch_spec(config)
+  assert batch["qp_map"].shape == spec["qp_map"][0] == (4, 24, 24)
+  source = pipeline.data_source(pipeline.dataset_dir(config, data_dir), "train")
+  recs = [source[i] for i in range(len(source))]
+  batch = pipeline.RandomBatch(20, hflip=True, vflip=True, with_quantiser=True).random_map(
+      recs, np.random.default_rng(0))
+  checked = flips = 0
+  for i, rec in enumerate(recs):
+    full = records.parse_record(rec, with_quantiser=True)
+    if full["codec"] != "h264" or len(np.unique(full["qp_map"])) < 2:
+      continue
+    matches = []
+    for hf in (False, True):
+      for vf in (False, True):
+        g, q = full["gt"], full["qp_map"]
+        if hf:
+          g, q = g[:, ::-1], q[:, ::-1]
+        if vf:
+          g, q = g[::-1], q[::-1]
+        for y in range(13):
+          for x in range(13):
+            if np.array_equal(g[y:y + 20, x:x + 20], batch["gt"][i]):
+              matches.append(q[y:y + 20, x:x + 20])
+              flips += hf or vf
+    assert any(np.array_equal(m, batch["qp_map"][i]) for m in matches), i
+    checked += 1
+  assert checked >= 4 and flips > 0
+  centre = next(iter(pipeline.make_dataset(config, data_dir, "test", shuffle=False,
+                                           repeat=False)))
+  assert centre["qp_map"].shape == (4, 24, 24)
+  assert (centre["qp_map"][~centre["mask"]] == 255).all()
+
+
 def test_missing_records_say_how_to_build_them(tmp_path):
   with pytest.raises(pipeline.PipelineError, match="jaxenhance.prepare"):
     pipeline.make_dataset(tiny_config(), tmp_path)

@@ -280,3 +280,64 @@ def test_patch_seed_lets_runs_of_other_seeds_share_the_records():
   assert layout.RecordSpec.from_config(other_seed).config_name != base  # jitter follows seed
   other_seed.data.patch_seed = 0
   assert layout.RecordSpec.from_config(other_seed).config_name == base
+
+
+# ------------------------------------------------------------------------------ decoder QP map
+def qp_config():
+  c = tiny_config()
+  c.data.quantiser = True
+  # CRF with x264's adaptive quantisation: the QP varies from macroblock to macroblock, so a
+  # map cut at the wrong place would not match.
+  c.data.ladder = [{"codec": "h264", "param": "crf", "values": [30]},
+                   {"codec": "jpeg", "param": "qf", "values": [20]}]
+  return c
+
+
+@pytest.fixture(scope="module")
+def built_qp(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp("records_qp")
+  config = qp_config()
+  return config, builder.build_dataset(config, workdir)
+
+
+def test_the_qp_map_flag_is_hashed_only_when_on():
+  plain = tiny_config()
+  assert "quantiser" not in layout.RecordSpec.from_config(plain).to_json()  # old names stay
+  plain.data.quantiser = True
+  assert (layout.RecordSpec.from_config(plain).config_name
+          != layout.RecordSpec.from_config(tiny_config()).config_name)
+
+
+def test_records_carry_the_decoders_qp_map_at_the_patch_position(built_qp):
+  config, path = built_qp
+  assert layout.has_quantiser(path)
+  source = pipeline.data_source(path, "test")
+  examples = [records.parse_record(source[i], with_quantiser=True) for i in range(len(source))]
+  clip = _clip(frames=6, height=64)
+  h264 = codecs.EncodeSettings("h264", "crf", 30, preset=config.data.preset)
+  trip = codecs.round_trip(clip.frames, clip.fps, h264, quantisers=True)
+  varied = 0
+  for ex in examples:
+    assert ex["qp_map"].shape == (32, 32) and ex["qp_map"].dtype == np.uint8
+    if ex["codec"] == "jpeg":
+      assert (ex["qp_map"] == 255).all() and ex["frame_qp"] == -1
+      continue
+    t, y, x = ex["frame_index"], ex["y"], ex["x"]
+    blocks = trip.quantisers[t].qp_map  # one QP per 16x16 macroblock
+    rows, cols = np.arange(y, y + 32) // 16, np.arange(x, x + 32) // 16
+    np.testing.assert_array_equal(ex["qp_map"], blocks[rows[:, None], cols[None]])
+    assert ex["frame_qp"] == round(float(blocks.mean()))
+    varied += len(np.unique(ex["qp_map"])) > 1
+  assert varied > 0  # adaptive quantisation made the check position-sensitive
+  assert {ex["codec"] for ex in examples} == {"h264", "jpeg"}
+
+
+def test_records_without_the_qp_map_are_refused_with_how_to_rebuild(built):
+  config, _, path = built
+  config = tiny_config()
+  config.data.quantiser = True
+  with pytest.raises(pipeline.PipelineError, match=r"rebuild.*jaxenhance\.prepare"):
+    pipeline.make_dataset(config, path)  # the old version directory itself
+  source = pipeline.data_source(path, "train")
+  with pytest.raises(records.RecordError, match="without the decoder's QP map"):
+    records.parse_record(source[0], with_quantiser=True)

@@ -291,3 +291,41 @@ def test_codec_conditioned_generator_trains_only_the_rows_it_is_told(vgg_params)
   moved = np.any(after != before, axis=1)
   np.testing.assert_array_equal(moved, [False, False, True, False, False, False])
   assert int(state["nonfinite"]) == 0
+
+
+def test_condition_dropout_hides_the_qp_map_on_the_rows_it_hides_the_codec():
+  n = 256
+  batch = {"codec": jnp.zeros(n, jnp.int32),
+           "qp_map": jnp.full((n, 4, 4), 30, jnp.uint8)}
+  codes = steps.condition_codes(batch, jnp.int32(7), 0.25)
+  qp = steps.condition_qp_map(batch, jnp.int32(7), 0.25)
+  hidden = np.asarray(codes == 0)
+  assert 0.1 < hidden.mean() < 0.4
+  np.testing.assert_array_equal(np.asarray(qp)[hidden], 255)
+  np.testing.assert_array_equal(np.asarray(qp)[~hidden], 30)
+  np.testing.assert_array_equal(steps.condition_qp_map(batch, jnp.int32(7), 0.0),
+                                batch["qp_map"])
+
+
+def test_qp_conditioned_generator_learns_from_the_qp_map_of_the_batch(vgg_params):
+  config = tiny_config(layers="none")
+  config.generator.conditioning = "codec_qp"
+  config.train.condition_dropout = 0.0
+  with pytest.raises(ValueError, match="data.quantiser=True"):
+    build(config)
+  config.data.quantiser = True
+  start, pre, _ = build(config)
+  base = dict(real_batch(), codec=jnp.array([0, 0], jnp.int32))
+  rng = np.random.default_rng(0)
+  known = dict(base, qp_map=jnp.asarray(rng.integers(20, 45, (2, 32, 32)), jnp.uint8))
+  unknown = dict(base, qp_map=jnp.full((2, 32, 32), 255, jnp.uint8))
+  before = np.array(start["g_params"]["params"]["qp_stem"]["kernel"])
+  assert not before.any()
+  moved = {}
+  for name, batch in (("known", known), ("unknown", unknown)):
+    state = jax.tree.map(jnp.copy, start)
+    for _ in range(2):  # the first step moves the zero output conv, the second reaches the stem
+      state, _ = pre(state, batch, vgg_params)
+    moved[name] = np.abs(np.asarray(state["g_params"]["params"]["qp_stem"]["kernel"])).max()
+    assert int(state["nonfinite"]) == 0
+  assert moved["known"] > 0 and moved["unknown"] == 0

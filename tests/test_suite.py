@@ -206,6 +206,49 @@ def test_a_generator_that_changes_the_frame_size_is_named(monkeypatch):
     model(np.zeros((2, 64, 64, 3), np.uint8), [0], "suite item x")
 
 
+def test_a_qp_conditioned_model_gets_the_h264_decoders_map(monkeypatch):
+  """H.264 rungs reach a QP-conditioned model with the decoder's QP per pixel, other rungs
+  unknown; a model that reads no QP map is run without side data, as before."""
+  import jax
+  import ml_collections
+
+  from jaxenhance.models import generator as generator_lib
+
+  g = generator_lib.make_generator(ml_collections.ConfigDict(
+      {"kind": "residual", "width": 8, "num_scales": 0, "num_blocks": 1,
+       "conditioning": "codec_qp"}))
+  params = jax.tree_util.tree_map(
+      np.asarray, g.init(jax.random.PRNGKey(0), np.zeros((1, 16, 16, 3), np.float32)))
+  seen, trips = [], []
+  enhance_array, round_trip = runner.inference.enhance_array, runner.codecs.round_trip
+
+  def spy_enhance(frames, *args, qp_maps=None, enhancer=None, **kwargs):
+    seen.append((enhancer.codec, None if qp_maps is None else np.array(qp_maps)))
+    return enhance_array(frames, *args, qp_maps=qp_maps, enhancer=enhancer, **kwargs)
+
+  def spy_round_trip(*args, **kwargs):
+    trips.append(kwargs.get("quantisers", False))
+    return round_trip(*args, **kwargs)
+
+  monkeypatch.setattr(runner.inference, "enhance_array", spy_enhance)
+  monkeypatch.setattr(runner.codecs, "round_trip", spy_round_trip)
+  runner.run(g, params, runner.SuiteRun(item_ids=["video/carphone"],
+                                        rung_tags=["h264_qp37", "jpeg_qf10"]), progress=False)
+  assert trips == [True, True]
+  told = {codec: maps for codec, maps in seen if codec is not None}
+  h264, frames = told["h264"], len(runner.SCORED_FRAMES) * 2  # scored frames and successors
+  assert h264.shape[0] == frames and h264.shape[1:] == (144, 176)  # carphone's own size
+  assert (h264 <= 51).all() and len(np.unique(h264)) > 1  # I/P/B frames of QP 37 differ
+  assert (told["jpeg"] == 255).all()
+  assert all(maps is None for codec, maps in seen if codec is None)  # pristine, palette
+  seen.clear()
+  trips.clear()
+  plain, plain_params = _generator()
+  runner.run(plain, plain_params, runner.SuiteRun(item_ids=["video/carphone"],
+                                                  rung_tags=["h264_qp37"]), progress=False)
+  assert trips == [False] and all(q is None for _, q in seen)
+
+
 @pytest.mark.skipif(not _packages_fetched(),
                     reason="suite packages not fetched (python -m jaxenhance.suite fetch)")
 def test_photo_items_are_whole_360_row_frames():
@@ -218,7 +261,7 @@ def test_photo_items_are_whole_360_row_frames():
 def test_a_rung_the_codec_cannot_encode_names_item_and_rung(monkeypatch):
   from jaxenhance import codecs
 
-  def refuse(frames, fps, settings):
+  def refuse(frames, fps, settings, **kwargs):
     raise codecs.CodecError("libsvtav1 refused the frame size")
 
   monkeypatch.setattr(runner.codecs, "round_trip", refuse)

@@ -75,3 +75,32 @@ def test_tiled_output_has_no_seams():
   naive = inference.Enhancer(generator, params, tile=32, overlap=0)  # abutting tiles
   diff = np.abs(inference.enhance_array(frames, generator, params, enhancer=naive) - whole)
   assert diff.max() >= 3  # the seams the blending removes
+
+
+def test_tiles_carry_the_qp_map_of_their_own_pixels():
+  """A QP-conditioned generator enhanced tile by tile, each tile with its piece of the decoder's
+  QP map, gives the whole-frame output with the whole map."""
+  frames, _ = video_io.read_frames(assets.sample_clip_path("bikes"), max_frames=3)
+  frames = frames[:, 40:136, 100:228]
+  generator = generator_lib.make_generator(
+      {"kind": "residual", "width": 8, "num_scales": 1, "num_blocks": 1,
+       "conditioning": "codec_qp"})
+  shapes = jax.eval_shape(generator.init, jax.random.PRNGKey(0),
+                          np.zeros((1, 16, 16, 3), np.float32))
+  rng = np.random.default_rng(0)
+  params = jax.tree.map(lambda s: (0.05 * rng.standard_normal(s.shape)).astype(np.float32),
+                        shapes)
+  params["params"]["qp_stem"]["kernel"] *= 10  # the map moves the output by several levels
+  blocks = rng.integers(20, 46, (3, 6, 8)).astype(np.uint8)  # one QP per 16x16 macroblock
+  qp_maps = np.repeat(np.repeat(blocks, 16, axis=1), 16, axis=2)
+  qp_maps[1, :32] = 255  # unknown at the top of one frame
+  codec = np.array([generator_lib.codec_index("h264")] * 3)
+  whole = generator.apply(params, frames.astype(np.float32) / 255.0, codec=codec, qp_map=qp_maps)
+  whole = np.round(np.clip(np.asarray(whole), 0, 1) * 255).astype(int)
+  blind = inference.enhance_array(frames, generator, params, codec="h264", tile=1024)
+  assert np.abs(blind - whole).max() >= 3  # the map matters
+
+  tiled = inference.Enhancer(generator, params, tile=48, overlap=24, batch_size=2, codec="h264")
+  assert tiled.plan(96, 128).num_tiles >= 6
+  got = inference.enhance_array(frames, generator, params, qp_maps=qp_maps, enhancer=tiled)
+  assert np.abs(got - whole).max() <= 1  # uint8 rounding only

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -263,3 +264,26 @@ def test_init_generator_starts_from_an_export(records, tmp_path):
   wrong.train.update(steps=0, init_generator=str(tmp_path / "a" / "export"))
   with pytest.raises(ValueError, match="another shape"):
     train.train_and_evaluate(wrong, tmp_path / "c")
+
+
+@pytest.mark.parametrize("exported", ["none", "codec"])
+def test_qp_conditioned_generator_starts_from_a_plain_or_codec_export(tmp_path, exported):
+  """The missing FiLM table and QP kernel are filled with their zero init; the rest is the
+  export's, so the QP-conditioned start computes exactly what the export does."""
+  from jaxenhance.models import generator as generator_lib
+
+  cfg = {"kind": "residual", "width": 8, "num_scales": 1, "num_blocks": 1}
+  source = generator_lib.make_generator({**cfg, "conditioning": exported})
+  x = jax.random.uniform(jax.random.PRNGKey(1), (1, 16, 16, 3))
+  params = jax.tree.map(lambda p: p + 0.05 * jax.random.normal(jax.random.PRNGKey(2), p.shape),
+                        source.init(jax.random.PRNGKey(0), x))
+  export.save_generator(tmp_path, {**cfg, "conditioning": exported}, params)
+  target = generator_lib.make_generator({**cfg, "conditioning": "codec_qp"})
+  fresh = target.init(jax.random.PRNGKey(3), x)
+  state = train.init_generator_from({"g_params": fresh}, tmp_path, {"g_params": None})
+  got = jax.device_get(state["g_params"])
+  assert not np.any(got["params"]["qp_stem"]["kernel"])
+  assert np.any(got["params"]["codec_film"]["embedding"]) == (exported == "codec")
+  qp_map = jnp.full((1, 16, 16), 30, jnp.uint8)
+  np.testing.assert_array_equal(target.apply(got, x, qp_map=qp_map, codec=jnp.array([1])),
+                                source.apply(params, x, codec=jnp.array([1])))

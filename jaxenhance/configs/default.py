@@ -66,6 +66,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.data.vflip = False
   c.data.prefetch = 2
   c.data.codec_weights = ml_collections.ConfigDict()  # e.g. {"jpeg": 0.5, "h264": 0.5}
+  # True: each record also holds the decoder's QP map of its patch (H.264 macroblock QPs; records
+  # are built anew, under their own hash). Needed by generator.conditioning="codec_qp".
+  c.data.quantiser = False
 
   # ---------------------------------------------------------------- generator
   c.generator = ml_collections.ConfigDict()
@@ -81,9 +84,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.generator.correction = "rgb"
   # > 1 (odd): the correction loses its local mean over this window (0: off; generator.py).
   c.generator.highpass = 0
-  # "none" or "codec": the generator is told which codec made its input (generator.py,
-  # CONDITIONINGS); training hides it on train.condition_dropout of the examples, so the model
-  # also works where nothing says (images, unknown codecs).
+  # "none", "codec" or "codec_qp": the generator is told which codec made its input (and, with
+  # "codec_qp", the decoder's QP map: set data.quantiser=True) (generator.py, CONDITIONINGS);
+  # training hides it on train.condition_dropout of the examples, so the model also works where
+  # nothing says (images, unknown codecs).
   c.generator.conditioning = "none"
 
   # ---------------------------------------------------------------- critic

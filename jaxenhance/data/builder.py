@@ -92,14 +92,19 @@ class PatchesConfig(tfds.core.BuilderConfig):
     return f"PatchesConfig({self.name})"
 
 
-def features(temporal_window: int, patch_size: int) -> tfds.features.FeaturesDict:
-  """The TFDS features of one example (pixels stored as raw bytes: see ``records.py``)."""
+def features(temporal_window: int, patch_size: int, quantiser: bool = False
+             ) -> tfds.features.FeaturesDict:
+  """The TFDS features of one example (pixels stored as raw bytes: see ``records.py``);
+  ``quantiser`` adds the decoder's ``qp_map`` and ``frame_qp``."""
   t, p = temporal_window, patch_size
   raw = tfds.features.Encoding.BYTES
   spec = {
       "lq": tfds.features.Tensor(shape=(t, p, p, 3), dtype=np.uint8, encoding=raw),
       "gt": tfds.features.Tensor(shape=(p, p, 3), dtype=np.uint8, encoding=raw),
   }
+  if quantiser:
+    spec["qp_map"] = tfds.features.Tensor(shape=(p, p), dtype=np.uint8, encoding=raw)
+    spec["frame_qp"] = tfds.features.Scalar(np.int32)
   spec.update({name: tfds.features.Text() for name in records.TEXT_FIELDS})
   spec.update({name: tfds.features.Scalar(np.int32) for name in records.INT_FIELDS})
   spec.update({name: tfds.features.Scalar(np.float32) for name in records.FLOAT_FIELDS})
@@ -143,7 +148,8 @@ def _beam_jobs(source: str, spec: RecordSpec) -> Iterator[tuple]:
   for clip in _load_clips(spec, [source]):
     positions = _positions(clip, spec.patches)
     for rung in spec.rungs():
-      yield (clip.frames, clip.fps, clip.source_id, rung, positions, spec.patches)
+      yield (clip.frames, clip.fps, clip.source_id, rung, positions, spec.patches,
+             spec.quantiser)
 
 
 def _beam_examples(job: tuple) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -217,7 +223,8 @@ class JaxenhancePatches(tfds.core.GeneratorBasedBuilder):  # TFDS name: layout.D
         description=("Co-located patch pairs (lq: compressed frames [T,P,P,3], gt: original "
                      "[P,P,3]) with codec, quality, picture type, source clip, position and "
                      "bits per pixel. Settings: " + spec.to_json()),
-        features=features(spec.patches.temporal_window, spec.patches.patch_size),
+        features=features(spec.patches.temporal_window, spec.patches.patch_size,
+                          spec.quantiser),
         # TFDS orders records by a hash of their keys: local and Beam builds of the same
         # settings write the same records in the same order, however the jobs were scheduled.
         disable_shuffling=False,
@@ -266,7 +273,7 @@ class JaxenhancePatches(tfds.core.GeneratorBasedBuilder):  # TFDS name: layout.D
     stats.clips = len(clips)
     stats.load_seconds += time.perf_counter() - start
     rungs = spec.rungs()
-    jobs = ((c.frames, c.fps, c.source_id, r, pos, spec.patches)
+    jobs = ((c.frames, c.fps, c.source_id, r, pos, spec.patches, spec.quantiser)
             for c, pos in zip(clips, positions) for r in rungs)
     progress = tfds.core.utils.tqdm(total=len(clips) * len(rungs), unit=" encodes",
                                     desc=f"Encoding {split} clips x rungs", leave=False)

@@ -3,7 +3,10 @@
 A records build is identified by its ``RecordSpec``: every setting that changes the records
 (sources, sizes, ladder, patch placement) is hashed into the config name, so records live at
 ``<data_dir>/jaxenhance_patches/<p{patch}_t{T}_{hash}>/<RECORDS_VERSION>/`` and a changed config
-never reuses stale records. ``data_dir(config, workdir)`` is ``config.data.data_dir`` or
+never reuses stale records. Records with the decoder's QP map (``data.quantiser``) are such a
+change: the flag is in the hash (only when on, so every earlier build keeps its name) and the
+features (``features.json`` lists ``qp_map``); RECORDS_VERSION stays, since bumping it would
+orphan every build without the map. ``has_quantiser`` tells a reader which kind it holds. ``data_dir(config, workdir)`` is ``config.data.data_dir`` or
 ``<workdir>/records``; ``version_dir`` is the directory a finished build holds;
 ``is_complete`` tells a finished build from an interrupted one (TFDS renames its
 ``incomplete.*`` directory into place only at the end). ``rung_index`` lists each ladder rung's
@@ -47,6 +50,7 @@ class RecordSpec:
   patches: records.PatchSettings
   skip_unreadable: bool = False  # skip unreadable files of dir:/photodir: sources
   photo_heights: tuple[int, ...] = ()  # animate each photo at these frame heights (sources.py)
+  quantiser: bool = False  # also store the decoder's QP map of each patch (records.py)
 
   @classmethod
   def from_config(cls, config: Any) -> RecordSpec:
@@ -70,6 +74,7 @@ class RecordSpec:
         patches=records.PatchSettings.from_config(data, seed=patch_seed),
         skip_unreadable=bool(data.get("skip_unreadable", False)),
         photo_heights=tuple(int(h) for h in data.get("photo_heights", ())),
+        quantiser=bool(data.get("quantiser", False)),
     )
 
   def rungs(self) -> list[codecs.EncodeSettings]:
@@ -81,7 +86,8 @@ class RecordSpec:
 
   def to_json(self) -> str:
     settings = dataclasses.asdict(self)
-    for name in ("skip_unreadable", "photo_heights"):  # absent when off: old records keep hashes
+    # Absent when off: records built before these options keep their hashes.
+    for name in ("skip_unreadable", "photo_heights", "quantiser"):
       if not settings[name]:
         del settings[name]
     return json.dumps(settings, sort_keys=True)
@@ -130,6 +136,12 @@ def is_complete(path: str | os.PathLike) -> bool:
   path = cloud.path(path)
   return (not path.name.startswith("incomplete.") and (path / "dataset_info.json").is_file()
           and (path / "features.json").is_file())
+
+
+def has_quantiser(path: str | os.PathLike) -> bool:
+  """True if the finished records at ``path`` carry ``qp_map`` (built with ``data.quantiser``)."""
+  features = json.loads((cloud.path(path) / "features.json").read_text())
+  return "qp_map" in features.get("featuresDict", {}).get("features", {})
 
 
 def rung_index(path: str | os.PathLike, split: str) -> dict[str, np.ndarray]:

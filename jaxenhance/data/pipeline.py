@@ -40,7 +40,10 @@ processes need absl flags parsed; outside ``absl.app.run`` they are marked parse
 Batches hold uint8 pixels (``lq`` [B, T, C, C, 3], ``gt`` [B, C, C, 3]; the model converts on the
 device, so the host->device copy is 4x smaller than float32) and per-example metadata: ``codec``
 (index into ``codecs.CODECS``), ``value`` (rate-control value), ``picture_type`` (index into
-``records.PICTURE_TYPES``) and ``bits_per_pixel``.
+``records.PICTURE_TYPES``) and ``bits_per_pixel``. With ``data.quantiser`` they also hold
+``qp_map`` uint8 [B, C, C], the decoder's QP of each pixel of the target frame (255: unknown),
+cut with the same crop and flips as ``lq`` and ``gt``; records built without it are refused
+with how to rebuild them.
 
 ``make_global_batch(batch, mesh)`` assembles each process's batch into global arrays sharded over
 the mesh's ``data`` axis with ``jax.make_array_from_process_local_data``. It works with meshes of
@@ -62,7 +65,7 @@ import tensorflow_datasets as tfds
 from absl import flags, logging
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxenhance import cloud, codecs, errors
+from jaxenhance import cloud, codecs, errors, quantiser
 from jaxenhance.sharding import DATA_AXIS
 from jaxenhance.data import layout, records
 
@@ -165,7 +168,8 @@ _FLIPPED_COLUMNS: dict[int, np.ndarray] = {}
 
 def assemble_batch(recs: Sequence[bytes], ys: np.ndarray, xs: np.ndarray, crop_size: int,
                    hflip: np.ndarray | None = None, vflip: np.ndarray | None = None,
-                   batch_size: int | None = None) -> dict[str, np.ndarray]:
+                   batch_size: int | None = None, with_quantiser: bool = False
+                   ) -> dict[str, np.ndarray]:
   """Parses ``recs`` and writes their crops straight into the batch arrays.
 
   Args:
@@ -174,6 +178,7 @@ def assemble_batch(recs: Sequence[bytes], ys: np.ndarray, xs: np.ndarray, crop_s
     crop_size: crop side C (<= 0 or >= P: the whole patch).
     hflip, vflip: per-record booleans.
     batch_size: pad to this many rows and add ``mask`` (False on padding); None: no padding.
+    with_quantiser: also ``qp_map`` uint8 [B, C, C] (padding rows: 255, unknown).
 
   Returns:
     ``lq`` uint8 [B, T, C, C, 3], ``gt`` uint8 [B, C, C, 3] and the ``METADATA`` fields.
@@ -181,7 +186,7 @@ def assemble_batch(recs: Sequence[bytes], ys: np.ndarray, xs: np.ndarray, crop_s
   # One record at a time: parse, copy its crop, let it go. (Parsing a whole batch first holds
   # ~100 kB per record at once, which measured ~2x slower: the allocator keeps returning and
   # re-faulting that memory, and none of it stays in cache.)
-  first = records.parse_record(recs[0])
+  first = _parse(recs[0], with_quantiser)
   n = len(recs)
   rows = n if batch_size is None else int(batch_size)
   t, p = first["lq"].shape[:2]
@@ -191,8 +196,10 @@ def assemble_batch(recs: Sequence[bytes], ys: np.ndarray, xs: np.ndarray, crop_s
   meta = {"codec": np.zeros(rows, np.int32), "value": np.zeros(rows, np.int32),
           "picture_type": np.zeros(rows, np.int32),
           "bits_per_pixel": np.zeros(rows, np.float32)}
+  if with_quantiser:
+    meta["qp_map"] = np.full((rows, c, c), quantiser.UNKNOWN, np.uint8)
   for i, rec in enumerate(recs):
-    ex = first if i == 0 else records.parse_record(rec)
+    ex = first if i == 0 else _parse(rec, with_quantiser)
     if ex["gt"].shape[0] != p or ex["lq"].shape[0] != t:
       raise PipelineError("records of different patch sizes or windows in one dataset.")
     y, x = int(ys[i]), int(xs[i])
@@ -213,10 +220,24 @@ def assemble_batch(recs: Sequence[bytes], ys: np.ndarray, xs: np.ndarray, crop_s
     meta["value"][i] = ex["value"]
     meta["picture_type"][i] = _PICTURE_IDS.get(ex["picture_type"], -1)
     meta["bits_per_pixel"][i] = ex["bits_per_pixel"]
+    if with_quantiser:
+      qp = ex["qp_map"][y:y + c, x:x + c]
+      if vflip is not None and vflip[i]:
+        qp = qp[::-1]
+      if hflip is not None and hflip[i]:
+        qp = qp[:, ::-1]
+      meta["qp_map"][i] = qp
   out = {"lq": lq, "gt": gt, **meta}
   if batch_size is not None:
     out["mask"] = np.arange(rows) < n
   return out
+
+
+def _parse(record: bytes, with_quantiser: bool) -> dict[str, Any]:
+  try:
+    return records.parse_record(record, with_quantiser=with_quantiser)
+  except records.RecordError as exc:
+    raise PipelineError(str(exc)) from exc
 
 
 def _patch_size(record: bytes) -> int:
@@ -233,9 +254,10 @@ class RandomBatch(grain.transforms.RandomMap):
   """
 
   def __init__(self, crop_size: int, hflip: bool = True, vflip: bool = False,
-               shard: tuple[int, int] = (0, 1)):
+               shard: tuple[int, int] = (0, 1), with_quantiser: bool = False):
     self.crop_size, self.hflip, self.vflip = int(crop_size), bool(hflip), bool(vflip)
     self.index, self.count = int(shard[0]), int(shard[1])
+    self.with_quantiser = bool(with_quantiser)
 
   def random_map(self, recs: Sequence[bytes], rng: np.random.Generator) -> dict[str, np.ndarray]:
     n, p = len(recs), _patch_size(recs[0])
@@ -243,20 +265,23 @@ class RandomBatch(grain.transforms.RandomMap):
     rows = slice(self.index * n, (self.index + 1) * n)
     ys, xs = rng.integers(0, p - c + 1, size=(2, n * self.count))[:, rows]
     flips = (rng.random((2, n * self.count)) < 0.5)[:, rows]
-    return assemble_batch(recs, ys, xs, c, flips[0] & self.hflip, flips[1] & self.vflip)
+    return assemble_batch(recs, ys, xs, c, flips[0] & self.hflip, flips[1] & self.vflip,
+                          with_quantiser=self.with_quantiser)
 
 
 class CentreBatch(grain.transforms.Map):
   """Records -> evaluation batch: centre crops, padded to ``batch_size`` with ``mask``."""
 
-  def __init__(self, crop_size: int, batch_size: int):
+  def __init__(self, crop_size: int, batch_size: int, with_quantiser: bool = False):
     self.crop_size, self.batch_size = int(crop_size), int(batch_size)
+    self.with_quantiser = bool(with_quantiser)
 
   def map(self, recs: Sequence[bytes]) -> dict[str, np.ndarray]:
     n, p = len(recs), _patch_size(recs[0])
     c = min(self.crop_size, p) if self.crop_size > 0 else p
     offset = np.full(n, (p - c) // 2)
-    return assemble_batch(recs, offset, offset, c, batch_size=self.batch_size)
+    return assemble_batch(recs, offset, offset, c, batch_size=self.batch_size,
+                          with_quantiser=self.with_quantiser)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -322,6 +347,9 @@ def make_dataset(
   source = data_source(path, split)
   if len(source) == 0:
     raise PipelineError(f"split '{split}' of {path} has no examples.")
+  with_quantiser = bool(data.get("quantiser", False))
+  if with_quantiser and not layout.has_quantiser(path):
+    raise PipelineError(f"{path} holds {records.REBUILD_FOR_QP}.")
   seed = int(data.get("shuffle_seed", 0) if seed is None else seed)
   index = jax.process_index() if process_index is None else int(process_index)
   count = jax.process_count() if process_count is None else int(process_count)
@@ -350,12 +378,13 @@ def make_dataset(
     ds = ds.batch(batch_size, drop_remainder=True, batch_fn=list)
     ds = ds[:len(ds) // count * count][index::count]  # every process gets as many batches
     ds = ds.random_map(RandomBatch(crop, bool(data.get("hflip", True)),
-                                   bool(data.get("vflip", False)), shard=(index, count)),
+                                   bool(data.get("vflip", False)), shard=(index, count),
+                                   with_quantiser=with_quantiser),
                        seed=seed)
   else:
     # Records index, index + count, ... (``evaluation.record_batches`` relies on this order).
     ds = ds[index::count].batch(batch_size, drop_remainder=False, batch_fn=list)
-    ds = ds.map(CentreBatch(crop, batch_size))
+    ds = ds.map(CentreBatch(crop, batch_size, with_quantiser))
   options = grain.ReadOptions(num_threads=int(data.get("grain_threads", 1)),
                               prefetch_buffer_size=int(data.get("prefetch", 2)))
   iter_ds = ds.to_iter_dataset(options)
@@ -394,6 +423,8 @@ def batch_spec(config: Any, data_dir: str | os.PathLike | None = None, train: bo
       "picture_type": ((b,), np.dtype(np.int32)),
       "bits_per_pixel": ((b,), np.dtype(np.float32)),
   }
+  if data.get("quantiser", False):
+    spec["qp_map"] = ((b, c, c), np.dtype(np.uint8))
   if not train:
     spec["mask"] = ((b,), np.dtype(bool))
   return spec

@@ -7,7 +7,11 @@ One example is one co-located patch pair cut from a clip and its compressed roun
 * metadata: ``codec``, ``param`` and ``value`` (the rate control, e.g. ``qp`` 32), ``rung`` (the
   ladder tag, e.g. ``h264_qp32``), ``picture_type`` of frame ``t`` ('I'/'P'/'B'), ``source_id``,
   ``frame_index`` (= t), ``y``, ``x`` (top-left corner in the frame) and ``bits_per_pixel`` (of
-  the whole encoded clip at that rung: the codecs report clip-level sizes).
+  the whole encoded clip at that rung: the codecs report clip-level sizes);
+* with ``data.quantiser`` only: ``qp_map`` uint8 [P, P], the QP of the macroblock each pixel of
+  frame ``t`` lies in, as the decoder exported it (``quantiser.pixel_map``: 255 where it
+  exported none, i.e. HEVC, AV1, VP9, JPEG), and ``frame_qp`` (the frame's mean block QP, -1
+  unknown). Records without them keep their old layout and config hash (``layout.py``).
 
 Positions are chosen once per clip from the ground truth only (``patch_positions``), so every
 rung of the ladder is cut at exactly the same (t, y, x): a model sees the same content at many
@@ -28,8 +32,8 @@ source decodes them correctly, but its generic per-feature decoding costs ~0.33 
 the training pipeline reads the serialized records (``DeserializeMethod.RAW_BYTES``) and
 ``parse_record`` pulls the fields out with one protobuf parse and ``np.frombuffer`` (~0.04 ms).
 
-This module imports no TFDS/TensorFlow at module level: encoding workers only need numpy and
-``jaxenhance.codecs``.
+This module imports no TFDS/TensorFlow at module level: encoding workers only need numpy,
+``jaxenhance.codecs`` and ``jaxenhance.quantiser`` (PyAV).
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxenhance import codecs, errors
+from jaxenhance import codecs, errors, quantiser
 
 PICTURE_TYPES = ("I", "P", "B")
 EDGE_MODES = ("replicate", "skip")
@@ -52,6 +56,10 @@ EDGE_MODES = ("replicate", "skip")
 TEXT_FIELDS = ("codec", "param", "rung", "picture_type", "source_id")
 INT_FIELDS = ("value", "frame_index", "y", "x")
 FLOAT_FIELDS = ("bits_per_pixel",)
+QUANTISER_FIELDS = ("qp_map", "frame_qp")  # only in records built with data.quantiser
+REBUILD_FOR_QP = ("records built without the decoder's QP map (data.quantiser=False); rebuild "
+                  "them with data.quantiser=True: python -m jaxenhance.prepare --config=... "
+                  "--workdir=... --config.data.quantiser=True")
 
 
 class RecordError(errors.JaxenhanceError, ValueError):
@@ -200,10 +208,15 @@ def cut_examples(
     source_id: str,
     temporal_window: int,
     patch_size: int,
+    with_quantiser: bool = False,
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-  """Yields ``(key, example)`` for each position: the TFDS example dicts of one rung."""
-  num_frames = gt_frames.shape[0]
+  """Yields ``(key, example)`` for each position: the TFDS example dicts of one rung.
+
+  ``with_quantiser``: add ``qp_map`` and ``frame_qp`` from ``trip.quantisers``.
+  """
+  num_frames, height, width = gt_frames.shape[:3]
   p = patch_size
+  maps: dict[int, np.ndarray] = {}
   for t, y, x in positions:
     t, y, x = int(t), int(y), int(x)
     frames = window(t, num_frames, temporal_window)
@@ -221,6 +234,12 @@ def cut_examples(
         "x": x,
         "bits_per_pixel": np.float32(trip.bits_per_pixel),
     }
+    if with_quantiser:
+      q = trip.quantisers[t]
+      if t not in maps:
+        maps[t] = quantiser.pixel_map(q, height, width)
+      example["qp_map"] = np.ascontiguousarray(maps[t][y:y + p, x:x + p])
+      example["frame_qp"] = quantiser.frame_qp(q)
     yield f"{source_id}|{encode.tag}|{t:06d}|{y:05d}|{x:05d}", example
 
 
@@ -243,13 +262,15 @@ def encode_and_cut(
     encode: codecs.EncodeSettings,
     positions: np.ndarray,
     settings: PatchSettings,
+    with_quantiser: bool = False,
 ) -> RungResult:
-  """Encodes a whole clip at one rung and cuts its patches at ``positions``."""
+  """Encodes a whole clip at one rung and cuts its patches at ``positions`` (with the decoder's
+  QP map if ``with_quantiser``)."""
   start = time.perf_counter()
-  trip = codecs.round_trip(frames, fps, encode)
+  trip = codecs.round_trip(frames, fps, encode, quantisers=with_quantiser)
   encoded = time.perf_counter()
   examples = list(cut_examples(frames, trip, encode, positions, source_id,
-                               settings.temporal_window, settings.patch_size))
+                               settings.temporal_window, settings.patch_size, with_quantiser))
   return RungResult(source_id, encode.tag, examples, trip.num_bytes, trip.bits_per_pixel,
                     encoded - start, time.perf_counter() - encoded)
 
@@ -297,17 +318,20 @@ def _example_proto():
   return _EXAMPLE_PROTO
 
 
-def parse_record(record: bytes, metadata: bool = True) -> dict[str, Any]:
+def parse_record(record: bytes, metadata: bool = True, with_quantiser: bool = False
+                 ) -> dict[str, Any]:
   """Parses one serialized example into numpy arrays, cheaply.
 
   Args:
     record: the bytes TFDS wrote (``tf.train.Example``), e.g. from a data source opened with
       ``deserialize_method=tfds.decode.DeserializeMethod.RAW_BYTES``.
     metadata: also return the metadata fields (text fields as ``str``).
+    with_quantiser: also return ``qp_map`` uint8 [P, P] and ``frame_qp``; a record without them
+      raises ``RecordError`` saying to rebuild.
 
   Returns:
     dict with ``lq`` uint8 [T, P, P, 3] and ``gt`` uint8 [P, P, 3] (read-only views of the
-    record) and, if asked, the metadata fields.
+    record) and, if asked, the metadata and quantiser fields.
   """
   feature = _example_proto().FromString(record).features.feature
   gt = np.frombuffer(feature["gt"].bytes_list.value[0], np.uint8)
@@ -317,6 +341,11 @@ def parse_record(record: bytes, metadata: bool = True) -> dict[str, Any]:
     raise RecordError(f"record holds gt of {gt.size} bytes and lq of {lq.size} bytes: not a "
                       "jaxenhance patch record.")
   out = {"lq": lq.reshape(lq.size // gt.size, p, p, 3), "gt": gt.reshape(p, p, 3)}
+  if with_quantiser:
+    if "qp_map" not in feature:
+      raise RecordError(f"a record without qp_map: {REBUILD_FOR_QP}.")
+    out["qp_map"] = np.frombuffer(feature["qp_map"].bytes_list.value[0], np.uint8).reshape(p, p)
+    out["frame_qp"] = int(feature["frame_qp"].int64_list.value[0])
   if metadata:
     for name in TEXT_FIELDS:
       out[name] = feature[name].bytes_list.value[0].decode()

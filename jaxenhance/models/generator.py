@@ -60,11 +60,18 @@ CORRECTIONS = ("rgb", "luma")
 # says so for video, the file type for JPEG), so one network can treat SVT-AV1's smooth blur
 # differently from H.264's blocking: a per-codec scale and shift of the trunk's features after
 # every block (FiLM), from a table that starts at zero, so a conditioned generator initialised
-# from an unconditioned export computes exactly what it did.
-CONDITIONINGS = ("none", "codec")
+# from an unconditioned export computes exactly what it did. "codec_qp": the same, plus the QP
+# map the decoder exported (``quantiser.pixel_map``) as two more input channels, normalised QP
+# and a known-mask, read by weights that start at zero (so it too starts as its export).
+CONDITIONINGS = ("none", "codec", "codec_qp")
 # Row 0 of the FiLM table is "unknown" (images, other codecs, conditioning dropout in training);
 # row i + 1 is ``codecs.CODECS[i]``.
 CONDITION_CODECS = ("unknown", "h264", "hevc", "av1", "vp9", "jpeg")
+
+
+# QP map channels: (qp - QP_CENTRE) / QP_SCALE where known (H.264's 0-51: about -4 .. +2.4),
+# 0 where unknown; ``QP_UNKNOWN`` (and anything outside 0..254) marks unknown pixels.
+QP_CENTRE, QP_SCALE, QP_UNKNOWN = 32.0, 8.0, 255
 
 
 def codec_index(codec: str | None) -> int:
@@ -88,6 +95,17 @@ def stack_frames(frames: Array, temporal_window: int) -> tuple[Array, Array]:
   n, t, h, w, c = frames.shape
   stacked = jnp.moveaxis(frames, 1, 3).reshape(n, h, w, t * c)
   return stacked, frames[:, t // 2]
+
+
+def qp_channels(qp_map: Array | None, n: int, h: int, w: int) -> Array:
+  """float32 [N, H, W, 2]: normalised QP and known-mask of ``qp_map`` ([N, H, W] QP per pixel,
+  ``QP_UNKNOWN`` where unknown; None: unknown everywhere)."""
+  if qp_map is None:
+    return jnp.zeros((n, h, w, 2), jnp.float32)
+  qp = jnp.broadcast_to(jnp.asarray(qp_map).astype(jnp.float32), (n, h, w))
+  known = (qp >= 0) & (qp < QP_UNKNOWN)
+  normalised = jnp.where(known, (qp - QP_CENTRE) / QP_SCALE, 0.0)
+  return jnp.stack([normalised, known.astype(jnp.float32)], axis=-1)
 
 
 def pad_to_multiple(x: Array, multiple: int, mode: str = "reflect") -> Array:
@@ -312,8 +330,9 @@ class Generator(nn.Module):
     correction: "rgb" (the output conv predicts a correction per channel) or "luma" (one
       correction added to R, G and B alike: colours cannot move, only lightness; see
       ``CORRECTIONS``).
-    conditioning: "none" or "codec" (see ``CONDITIONINGS``): with "codec" the call takes
-      ``codec`` ([N] int, ``CONDITION_CODECS`` rows; None: unknown).
+    conditioning: "none", "codec" or "codec_qp" (see ``CONDITIONINGS``): "codec" reads the
+      call's ``codec`` ([N] int, ``CONDITION_CODECS`` rows; None: unknown), "codec_qp" also its
+      ``qp_map`` ([N, H, W], the decoder's QP per pixel; None: unknown).
     highpass: if > 1 (odd), the correction loses its local mean over ``highpass`` x
       ``highpass`` windows (``remove_local_mean``): compression artifacts (blocking, ringing,
       mosquito noise) live at high frequencies, and a slow drift of brightness or colour is
@@ -340,25 +359,41 @@ class Generator(nn.Module):
   def stride(self) -> int:
     return 2 ** self.num_scales
 
+  @property
+  def reads_qp(self) -> bool:
+    """Whether the call reads ``qp_map`` (``conditioning="codec_qp"``)."""
+    return self.conditioning == "codec_qp"
+
   @nn.compact
-  def __call__(self, frames: Array, clip: bool = True, codec: Array | None = None) -> Array:
+  def __call__(self, frames: Array, clip: bool = True, codec: Array | None = None,
+               qp_map: Array | None = None) -> Array:
     """Enhances ``frames`` ([N,H,W,3] or [N,T,H,W,3], [0,1]); returns [N,H,W,3].
 
     Args:
       frames: compressed frames, float in [0, 1].
       clip: clip the output to [0, 1] (straight-through gradient). False returns the raw sum.
       codec: [N] (or scalar) ``CONDITION_CODECS`` row per frame; read only by a generator with
-        ``conditioning="codec"`` (None: unknown).
+        ``conditioning`` "codec" or "codec_qp" (None: unknown).
+      qp_map: [N, H, W] (float or uint8) the decoder's QP of each pixel of the centre frame,
+        ``QP_UNKNOWN`` where unknown; read only with ``conditioning="codec_qp"`` (None: unknown).
     """
     x, centre = stack_frames(frames, self.temporal_window)
-    h, w = x.shape[1:3]
+    n, h, w = x.shape[:3]
     x = pad_to_multiple(x, self.stride, self.pad_mode).astype(self.dtype)
     widths = _scale_widths(self.width, self.num_scales, self.channel_multiplier)
     fast = self.kind == "fast"
     conv = lambda f, **kw: nn.Conv(f, (3, 3), dtype=self.dtype, **kw)
 
     film = self._film(codec, x.shape[0], widths[-1])
-    x = nn.relu(conv(widths[0], name="stem")(x))
+    stem = conv(widths[0], name="stem")(x)
+    if self.reads_qp:
+      # The QP channels concatenated to the input, as a separate conv summed into the stem's
+      # (the same linear map, split by input channel): a plain or codec-only export keeps its
+      # parameter tree and the new zero-initialised kernel is the only addition.
+      qp = pad_to_multiple(qp_channels(qp_map, n, h, w), self.stride, self.pad_mode)
+      stem = stem + conv(widths[0], use_bias=False, kernel_init=nn.initializers.zeros,
+                         name="qp_stem")(qp.astype(self.dtype))
+    x = nn.relu(stem)
     for s in range(1, self.num_scales + 1):
       x = nn.relu(conv(widths[s], strides=(2, 2), name=f"down{s}")(x))
     for b in range(self.num_blocks):

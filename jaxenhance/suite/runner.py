@@ -5,7 +5,8 @@ of ``RUNGS`` with ``codecs.round_trip`` (x264 preset medium, GOP 12; the same co
 training pairs), and frames ``SCORED_FRAMES`` (P/B frames of the GOP, not the first I-frame) are
 enhanced as the enhance CLI does (``inference.Enhancer``: tiles of up to 512 px, 64 px overlap,
 blended without seams; temporal generators see their window, ends replicated) and scored
-against the pristine frames:
+against the pristine frames (a generator that reads the decoder's QP map gets it as the CLI
+does: H.264 rungs are decoded with FFmpeg's side data, the others are unknown):
 
   psnr, psnr_y, ssim, lpips     as in ``evaluation`` (jitted; the output rounded to 8 bits)
   shift_r, shift_g, shift_b     mean colour shift vs pristine, levels (``metrics.colour``)
@@ -40,7 +41,16 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from jaxenhance import assets, atomic_write, cloud, codecs, debian_packages, errors, inference
+from jaxenhance import (
+  assets,
+  atomic_write,
+  cloud,
+  codecs,
+  debian_packages,
+  errors,
+  inference,
+  quantiser,
+)
 from jaxenhance.data import sources
 from jaxenhance.metrics import colour, temporal
 from jaxenhance.metrics import lpips as lpips_lib
@@ -179,21 +189,30 @@ class _Model:
     self.enhancer = inference.Enhancer(generator, params, batch_size=len(SCORED_FRAMES),
                                        tile=tile, overlap=overlap)
 
+  @property
+  def reads_qp(self) -> bool:
+    """Whether the generator reads the decoder's QP map (then the rungs are decoded with it)."""
+    return self.enhancer.reads_qp
+
   def __call__(self, frames: np.ndarray, scored: Sequence[int], what: str,
-               codec: str | None = None) -> np.ndarray:
+               codec: str | None = None, qp_maps: np.ndarray | None = None) -> np.ndarray:
     """Enhanced frames ``scored`` of ``frames`` [T, H, W, 3], made by ``codec`` (None: unknown,
-    as for pristine frames; the CLI knows the codec from the container or the file type)."""
+    as for pristine frames; the CLI knows the codec from the container or the file type), with
+    the decoder's QP map of each frame (``qp_maps`` uint8 [T, H, W]; None: unknown)."""
     enhancer = self.enhancer.for_codec(codec)
     if self.radius == 0:
-      out = inference.enhance_array(frames[list(scored)], self.generator, None,
-                                    enhancer=enhancer)
+      out = inference.enhance_array(
+          frames[list(scored)], self.generator, None,
+          qp_maps=None if qp_maps is None else qp_maps[list(scored)], enhancer=enhancer)
     else:  # each scored frame with its window (ends replicated, as the CLI does)
       n = len(frames)
+      windows = [np.clip(np.arange(t - self.radius, t + self.radius + 1), 0, n - 1)
+                 for t in scored]
       out = np.stack([
-          inference.enhance_array(
-              frames[np.clip(np.arange(t - self.radius, t + self.radius + 1), 0, n - 1)],
-              self.generator, None, enhancer=enhancer)[self.radius]
-          for t in scored])
+          inference.enhance_array(frames[w], self.generator, None,
+                                  qp_maps=None if qp_maps is None else qp_maps[w],
+                                  enhancer=enhancer)[self.radius]
+          for w in windows])
     if out.shape[1:] != frames.shape[1:]:
       raise SuiteError(f"{what}: the generator returned frames of {out.shape[1:3]} for input "
                        f"{frames.shape[1:3]}; a generator must keep the frame size")
@@ -269,11 +288,16 @@ def run(generator, params, spec: SuiteRun | None = None, *, progress: bool = Tru
               "identity_psnr": identity_psnr(model, pristine, scored), "rungs": {}}
     for rung in rungs:
       try:
-        rt = codecs.round_trip(pristine, FPS, rung)
+        # Side data only for a model that reads it (the pixels are the same either way).
+        rt = codecs.round_trip(pristine, FPS, rung, quantisers=model.reads_qp)
       except codecs.CodecError as exc:
         raise SuiteError(f"suite item {item.id}, rung {rung.tag}: {exc}") from exc
+      qp_maps = None
+      if rt.quantisers is not None:  # H.264's per-macroblock QP; unknown for the others
+        qp_maps = np.stack([quantiser.pixel_map(q, *rt.frames.shape[1:3])
+                            for q in rt.quantisers])
       enhanced = model(rt.frames, run_frames, f"suite item {item.id}, rung {rung.tag}",
-                       codec=rung.codec)
+                       codec=rung.codec, qp_maps=qp_maps)
       rows = {"compressed": _compressed_row(scorer, item, rung, rt.frames[scored], gt,
                                             spec.num_frames, scored),
               "enhanced": scorer(enhanced[scored_at], gt)}
